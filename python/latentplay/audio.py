@@ -1,0 +1,158 @@
+"""One-shot audio preparation: what every model input goes through.
+
+A one-shot is prepared in this order (the order matters):
+
+1. mono mix (mean of the channels),
+2. band-limited resampling to the model rate with soxr ("HQ" quality),
+3. trim the leading silence: the one-shot starts at its onset, the first sample whose magnitude
+   reaches ``ONSET_THRESHOLD_DB`` relative to the file's peak (relative, so that quiet
+   recordings are trimmed like loud ones),
+4. peak-normalise to 1.0,
+5. pad with zeros or crop to the configured duration,
+6. linear fade-out over the last ``fade_out`` fraction of the duration (so a crop never clicks).
+
+Files that cannot become a usable one-shot raise :class:`UnusableAudio` with a reason a person
+can act on; the pack loader (:mod:`latentplay.dataset`) skips and reports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import soxr
+
+ONSET_THRESHOLD_DB = -40.0
+"""Onset = first sample at or above this level relative to the file's peak."""
+
+SILENCE_THRESHOLD_DBFS = -90.0
+"""A file whose peak is below this (about one 16-bit LSB) is treated as silent."""
+
+RESAMPLE_QUALITY = "HQ"
+"""soxr quality used everywhere in the project (the C++ engine uses the same libsoxr setting)."""
+
+
+class UnusableAudio(Exception):
+    """A file that cannot become a one-shot; ``str(error)`` is the reason."""
+
+
+@dataclass(frozen=True)
+class PrepConfig:
+    """How raw audio becomes a model input; mirrors the ``data`` section of a training config."""
+
+    sample_rate: int = 22050
+    duration_s: float = 0.3
+    fade_out: float = 0.1
+
+    @property
+    def num_samples(self) -> int:
+        return int(round(self.sample_rate * self.duration_s))
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What the file was before preparation (kept for reports and the bundle)."""
+
+    sample_rate: int
+    channels: int
+    frames: int
+    subtype: str
+    onset_s: float
+
+
+def read_audio(path: Path) -> tuple[np.ndarray, int, str]:
+    """Read a file as float64 frames x channels, its rate and its subtype (e.g. "PCM_24").
+
+    Raises UnusableAudio with the reason."""
+    try:
+        # Python opens the file so that permission problems are reported as such
+        # (libsndfile only says "System error").
+        with open(path, "rb") as file, soundfile.SoundFile(file) as handle:
+            data = handle.read(dtype="float64", always_2d=True)
+            return data, handle.samplerate, handle.subtype
+    except PermissionError:
+        raise UnusableAudio("permission denied") from None
+    except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
+        raise UnusableAudio(f"not readable as audio ({_first_line(error)})") from None
+    except OSError as error:
+        raise UnusableAudio(f"cannot open ({error.strerror or error})") from None
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def to_mono(frames: np.ndarray) -> np.ndarray:
+    return frames.mean(axis=1) if frames.ndim == 2 else frames
+
+
+def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    if from_rate == to_rate:
+        return audio
+    return soxr.resample(audio, from_rate, to_rate, quality=RESAMPLE_QUALITY)
+
+
+def onset_index(audio: np.ndarray) -> int:
+    """Index of the first sample at or above ONSET_THRESHOLD_DB relative to the peak."""
+    magnitude = np.abs(audio)
+    threshold = magnitude.max() * 10.0 ** (ONSET_THRESHOLD_DB / 20.0)
+    return int(np.argmax(magnitude >= threshold))
+
+
+def fit_length(audio: np.ndarray, num_samples: int) -> np.ndarray:
+    """Crop or zero-pad at the end to exactly ``num_samples``."""
+    if len(audio) >= num_samples:
+        return audio[:num_samples]
+    return np.pad(audio, (0, num_samples - len(audio)))
+
+
+def apply_fade_out(audio: np.ndarray, fade_fraction: float) -> np.ndarray:
+    """Linear fade from 1 to 0 over the last ``fade_fraction`` of the one-shot."""
+    fade_length = int(round(len(audio) * fade_fraction))
+    if fade_length == 0:
+        return audio
+    faded = audio.copy()
+    faded[-fade_length:] *= np.linspace(1.0, 0.0, fade_length)
+    return faded
+
+
+def prepare_one_shot(audio: np.ndarray, sample_rate: int, config: PrepConfig) -> np.ndarray:
+    """Raw mono (or frames x channels) audio at ``sample_rate`` -> model input (float32).
+
+    Raises UnusableAudio for empty, non-finite or silent input.
+    """
+    mono = to_mono(np.asarray(audio, dtype=np.float64))
+    check_usable(mono)
+    at_model_rate = resample(mono, sample_rate, config.sample_rate)
+    trimmed = at_model_rate[onset_index(at_model_rate):]
+    normalised = trimmed / np.abs(trimmed).max()
+    fitted = fit_length(normalised, config.num_samples)
+    return apply_fade_out(fitted, config.fade_out).astype(np.float32)
+
+
+def check_usable(mono: np.ndarray) -> None:
+    if mono.size == 0:
+        raise UnusableAudio("empty (0 samples)")
+    if not np.all(np.isfinite(mono)):
+        raise UnusableAudio("contains NaN or infinite samples")
+    peak = np.abs(mono).max()
+    if peak < 10.0 ** (SILENCE_THRESHOLD_DBFS / 20.0):
+        raise UnusableAudio(f"silent (peak below {SILENCE_THRESHOLD_DBFS:.0f} dBFS)")
+
+
+def load_one_shot(path: Path, config: PrepConfig) -> tuple[np.ndarray, SourceInfo]:
+    """Read and prepare one file. Raises UnusableAudio with the reason."""
+    frames, rate, subtype = read_audio(path)
+    mono = to_mono(frames)
+    check_usable(mono)
+    onset_s = onset_index(mono) / rate
+    info = SourceInfo(rate, frames.shape[1], frames.shape[0], subtype, onset_s)
+    return prepare_one_shot(mono, rate, config), info
+
+
+def write_wav(path: Path, audio: np.ndarray, sample_rate: int, subtype: str = "FLOAT") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(str(path), np.asarray(audio), sample_rate, subtype=subtype)

@@ -1,0 +1,131 @@
+"""The ``latentplay`` command line. Training code is imported only by the commands that train."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from latentplay import __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args) or 0
+    except (ValueError, FileNotFoundError) as error:  # bad input: one line naming the problem
+        print(f"latentplay {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="latentplay", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"latentplay {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    synth = commands.add_parser("synth-pack", help="write the procedural kick pack (the demo data)")
+    synth.add_argument("out", type=Path)
+    synth.add_argument("--n", type=int, default=160, help="number of kicks (default 160)")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.set_defaults(handler=cmd_synth_pack)
+
+    kits = commands.add_parser("kits", help="build a real kick pack from Debian's Hydrogen drum kits")
+    kits.add_argument("--out", type=Path, default=Path("data/real-kicks"))
+    kits.set_defaults(handler=cmd_kits)
+
+    scan = commands.add_parser("scan", help="load a pack tree as training would; report skips and features")
+    scan.add_argument("data", type=Path)
+    scan.add_argument("--config", default="demo", help="config whose data section applies")
+    scan.set_defaults(handler=cmd_scan)
+
+    model = commands.add_parser("model", help="describe a config's model: shapes, parameters, MACs")
+    model.add_argument("--config", default="seed")
+    model.set_defaults(handler=cmd_model)
+
+    train = commands.add_parser("train", help="train an autoencoder on a pack tree")
+    train.add_argument("data", type=Path, help="data folder: DATA/Pack/(SubPack/...)/file.wav")
+    train.add_argument("--config", default="demo", help="bundled name (seed, demo, smoke) or YAML path")
+    train.add_argument("--out", type=Path, required=True, help="run folder, e.g. runs/NAME")
+    train.add_argument("--logger", choices=("wandb", "csv", "none"), default="wandb")
+    train.add_argument("--resume", help="'last' (this run's last checkpoint) or a checkpoint path")
+    train.add_argument("--max-epochs", type=int)
+    train.add_argument("--max-minutes", type=float, help="wall-clock training budget")
+    train.add_argument("--accelerator", help="auto | cpu | gpu")
+    train.add_argument("--devices", help="auto | N (N > 1 GPUs: DDP)")
+    train.add_argument("--strategy", help="auto | ddp | ...")
+    train.add_argument("--precision", help="auto | 32-true | 16-mixed | bf16-mixed")
+    train.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                       help="override any config value, e.g. --set data.batch_size=16")
+    train.set_defaults(handler=cmd_train)
+    return parser
+
+
+def cmd_synth_pack(args) -> int:
+    from latentplay.synth import write_pack
+
+    manifest = write_pack(args.out, n=args.n, seed=args.seed)
+    print(f"Wrote {args.n} kicks to {args.out} (manifest: {manifest})")
+    return 0
+
+
+def cmd_kits(args) -> int:
+    from latentplay.kits import build_kick_pack
+
+    copied = build_kick_pack(args.out)
+    kits = sorted({item.kit for item in copied})
+    print(f"Copied {len(copied)} kick samples from {len(kits)} kits into {args.out}")
+    return 0
+
+
+def cmd_scan(args) -> int:
+    from latentplay.dataset import load_pack_tree
+    from latentplay.features import FEATURE_NAMES, FEATURE_UNITS, measure_features
+    from latentplay.training.config import load_config
+
+    prep = load_config(args.config).data.prep()
+    pack = load_pack_tree(args.data, prep, progress=True)
+    print(pack.summary())
+    print(f"{'file':60s} " + " ".join(f"{n} ({u})".rjust(16) for n, u in zip(FEATURE_NAMES, FEATURE_UNITS)))
+    for sample, audio in zip(pack.samples, pack.audio):
+        values = measure_features(audio, prep.sample_rate).as_array()
+        print(f"{sample.ref.relative_path[-60:]:60s} " + " ".join(f"{v:16.1f}" for v in values))
+    return 0
+
+
+def cmd_model(args) -> int:
+    from latentplay.training.config import load_config
+    from latentplay.training.model import AutoEncoder, decoder_macs, parameter_count
+
+    config = load_config(args.config)
+    length = config.data.prep().num_samples
+    model = AutoEncoder(config.model, length)
+    print(f"config {args.config}: input {length} samples at {config.data.sr} Hz "
+          f"(padded to {config.model.padded_length(length)}) -> latent {model.latent_dim} -> output {length}")
+    print(f"parameters: encoder {parameter_count(model.encoder):,}, decoder {parameter_count(model.decoder):,}, "
+          f"feature head {parameter_count(model.feature_head):,}, total {parameter_count(model):,}")
+    print(f"decoder: {decoder_macs(config.model, length) / 1e9:.3f} GMAC per one-shot")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from latentplay.training.config import load_config
+    from latentplay.training.train import run_training
+
+    overrides = list(args.set)
+    for option, key in (("max_epochs", "max_epochs"), ("max_minutes", "max_minutes"),
+                        ("accelerator", "accelerator"), ("devices", "devices"),
+                        ("strategy", "strategy"), ("precision", "precision")):
+        value = getattr(args, option)
+        if value is not None:
+            overrides.append(f"training.{key}={value}")
+    config = load_config(args.config, overrides)
+    summary = run_training(args.data, config, args.out, logger_kind=args.logger, resume=args.resume)
+    print(f"Run written to {args.out.resolve()}")
+    print(f"  best checkpoint: {summary['best_checkpoint']} ({summary['monitor']} = {summary['best_score']})")
+    print(f"  {summary['epochs']} epochs in {summary['seconds']:.0f} s; examples in {args.out / 'examples'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

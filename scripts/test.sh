@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine: installs what it needs, then runs it.
+# Extra arguments go to pytest (e.g. -m "not slow", -k loader).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+mkdir -p test-artifacts
+.venv/bin/python -m pytest "$@"

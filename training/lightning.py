@@ -1,0 +1,163 @@
+"""Lightning wrappers: the data module, the training module and the audio-examples callback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.utilities import rank_zero_only
+from torch.utils.data import DataLoader, TensorDataset
+
+from latentplay.audio import write_wav
+from latentplay.training.config import TrainConfig, from_dict
+from latentplay.training.loss import LatentPlayLoss
+from latentplay.training.model import AutoEncoder
+
+
+class OneShotDataModule(L.LightningDataModule):
+    """Prepared one-shots and their normalised features, held in memory (packs are small)."""
+
+    def __init__(self, audio: np.ndarray, normalised_features: np.ndarray, config: TrainConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.dataset = TensorDataset(torch.from_numpy(audio).unsqueeze(1),
+                                     torch.from_numpy(normalised_features.astype(np.float32)))
+        self.train_indices, self.val_indices = split_indices(len(audio), config.data.val_split,
+                                                             config.training.seed)
+
+    @property
+    def has_validation(self) -> bool:
+        return len(self.val_indices) > 0
+
+    def example_batch(self, count: int) -> torch.Tensor:
+        """A fixed set of one-shots for listening: validation ones when there are some."""
+        indices = (self.val_indices if self.has_validation else self.train_indices)[:count]
+        return self.dataset.tensors[0][indices]
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_indices, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_indices, shuffle=False)
+
+    def _loader(self, indices: list[int], shuffle: bool) -> DataLoader:
+        workers = self.config.data.num_workers
+        return DataLoader(torch.utils.data.Subset(self.dataset, indices),
+                          batch_size=self.config.data.batch_size, shuffle=shuffle,
+                          num_workers=workers, persistent_workers=workers > 0)
+
+
+def split_indices(count: int, val_split: float, seed: int) -> tuple[list[int], list[int]]:
+    """Seeded split; at least one training one-shot, validation only when asked for."""
+    order = np.random.default_rng(seed).permutation(count).tolist()
+    val_count = min(int(round(count * val_split)), count - 1) if val_split > 0 else 0
+    return sorted(order[val_count:]), sorted(order[:val_count])
+
+
+class LatentPlayModule(L.LightningModule):
+    """The autoencoder and its loss. Hyper-parameters (the whole config and the feature
+    normalisation) are saved in every checkpoint, so a checkpoint alone rebuilds the model."""
+
+    def __init__(self, config: dict, feature_mean: list[float], feature_std: list[float]) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.train_config: TrainConfig = from_dict(config)
+        data = self.train_config.data
+        num_samples = data.prep().num_samples
+        self.model = AutoEncoder(self.train_config.model, num_samples)
+        self.loss = LatentPlayLoss(self.train_config.loss, num_samples, data.sr)
+
+    def forward(self, audio: torch.Tensor):
+        return self.model(audio)
+
+    def _step(self, batch, stage: str) -> torch.Tensor:
+        audio, features = batch
+        reconstruction, _, predicted = self.model(audio)
+        terms = self.loss(reconstruction, audio, predicted, features)
+        batch_size = audio.shape[0]
+        self.log(f"{stage}/loss", terms.total, on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=batch_size, sync_dist=True)
+        for name in ("stft", "time_mse", "feature_mse"):
+            self.log(f"{stage}/{name}", getattr(terms, name), on_step=False, on_epoch=True,
+                     batch_size=batch_size, sync_dist=True)
+        return terms.total
+
+    def training_step(self, batch, batch_index: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_index: int) -> None:
+        self._step(batch, "val")
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.train_config.training.lr)
+
+
+class AudioExamplesCallback(L.Callback):
+    """Every N epochs and at the end: originals vs reconstructions as WAVs and spectrograms,
+    written to ``RUN/examples/`` and, when wandb is the logger, to the wandb run."""
+
+    def __init__(self, examples: torch.Tensor, every_n_epochs: int, out_dir: Path, sample_rate: int) -> None:
+        self.examples = examples
+        self.every_n_epochs = max(1, every_n_epochs)
+        self.out_dir = out_dir
+        self.sample_rate = sample_rate
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: LatentPlayModule) -> None:
+        if (trainer.current_epoch + 1) % self.every_n_epochs == 0:
+            self.log_examples(trainer, module)
+
+    def on_fit_end(self, trainer: L.Trainer, module: LatentPlayModule) -> None:
+        self.log_examples(trainer, module)
+
+    @rank_zero_only
+    def log_examples(self, trainer: L.Trainer, module: LatentPlayModule) -> None:
+        was_training = module.training
+        module.eval()
+        with torch.no_grad():
+            reconstruction = module.model(self.examples.to(module.device))[0].float().cpu()
+        module.train(was_training)
+        originals = self.examples[:, 0].numpy()
+        rebuilt = reconstruction[:, 0].numpy()
+        folder = self.out_dir / f"epoch_{trainer.current_epoch:04d}"
+        for index, (original, output) in enumerate(zip(originals, rebuilt)):
+            write_wav(folder / f"{index}_original.wav", original, self.sample_rate)
+            write_wav(folder / f"{index}_reconstruction.wav", output, self.sample_rate)
+        figure_path = folder / "spectrograms.png"
+        save_spectrogram_figure(originals, rebuilt, self.sample_rate, figure_path)
+        log_to_wandb(trainer, originals, rebuilt, figure_path, self.sample_rate)
+
+
+def save_spectrogram_figure(originals: np.ndarray, rebuilt: np.ndarray, sample_rate: int, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(2, len(originals), figsize=(3 * len(originals), 5), squeeze=False)
+    for column, (original, output) in enumerate(zip(originals, rebuilt)):
+        for row, (signal, title) in enumerate(((original, "original"), (output, "reconstruction"))):
+            axes[row, column].specgram(signal, NFFT=256, Fs=sample_rate, noverlap=192, cmap="magma")
+            axes[row, column].set_title(f"{column}: {title}", fontsize=8)
+            axes[row, column].set_ylim(0, 8000)
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+def log_to_wandb(trainer: L.Trainer, originals: np.ndarray, rebuilt: np.ndarray,
+                 figure_path: Path, sample_rate: int) -> None:
+    from lightning.pytorch.loggers import WandbLogger
+
+    wandb_loggers = [logger for logger in trainer.loggers if isinstance(logger, WandbLogger)]
+    if not wandb_loggers:
+        return
+    import wandb
+
+    media = {"examples/spectrograms": wandb.Image(str(figure_path))}
+    for index, (original, output) in enumerate(zip(originals, rebuilt)):
+        media[f"examples/{index}_original"] = wandb.Audio(original, sample_rate=sample_rate)
+        media[f"examples/{index}_reconstruction"] = wandb.Audio(output, sample_rate=sample_rate)
+    for logger in wandb_loggers:
+        logger.experiment.log({**media, "epoch": trainer.current_epoch})

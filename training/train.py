@@ -1,0 +1,162 @@
+"""``latentplay train``: a pack tree + a config -> a run folder.
+
+RUN/
+  config.yaml        the exact, resolved config of this run
+  data.txt           what was loaded and what was skipped (and why)
+  features.json      per one-shot features and their normalisation (mean/std)
+  checkpoints/       best-*.ckpt (lowest monitored loss) and last.ckpt
+  examples/          original vs reconstructed WAVs + spectrograms, every N epochs
+  wandb/ or csv/     the logger's files (wandb offline unless an API key is configured)
+  run.json           summary: sample count, parameter count, epochs, time, final/best losses
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict
+from datetime import timedelta
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+from latentplay.dataset import LoadedPack, load_pack_tree
+from latentplay.features import FEATURE_NAMES, measure_features
+from latentplay.training.config import TrainConfig
+from latentplay.training.lightning import AudioExamplesCallback, LatentPlayModule, OneShotDataModule
+from latentplay.training.model import parameter_count
+
+LOGGERS = ("wandb", "csv", "none")
+WANDB_PROJECT = "latentplay"
+
+
+def measure_pack_features(pack: LoadedPack) -> np.ndarray:
+    """(num_samples, 3) features in physical units, in FEATURE_NAMES order."""
+    return np.stack([measure_features(audio, pack.config.sample_rate).as_array() for audio in pack.audio])
+
+
+def normalisation(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = features.mean(axis=0)
+    std = features.std(axis=0)
+    return mean, np.where(std > 1e-8, std, 1.0)  # a constant feature must not divide by zero
+
+
+def run_training(data_root: Path, config: TrainConfig, run_dir: Path, logger_kind: str = "wandb",
+                 resume: str | None = None) -> dict:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.save(run_dir / "config.yaml")
+    L.seed_everything(config.training.seed, workers=True)
+
+    pack = load_pack_tree(data_root, config.data.prep(), progress=config.training.progress_bar)
+    (run_dir / "data.txt").write_text(pack.summary() + "\n")
+    print(pack.summary())
+    features = measure_pack_features(pack)
+    mean, std = normalisation(features)
+    write_features(run_dir / "features.json", pack, features, mean, std)
+
+    data = OneShotDataModule(pack.audio, (features - mean) / std, config)
+    module = LatentPlayModule(config.to_dict(), mean.tolist(), std.tolist())
+    monitor = "val/loss" if data.has_validation else "train/loss"
+    checkpoints = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best-{epoch:04d}",
+                                  monitor=monitor, mode="min", save_top_k=1, save_last=True,
+                                  auto_insert_metric_name=False)
+    callbacks = [
+        checkpoints,
+        EarlyStopping(monitor=monitor, mode="min", patience=config.training.patience),
+        AudioExamplesCallback(data.example_batch(config.training.audio_examples),
+                              config.training.audio_every_n_epochs, run_dir / "examples",
+                              config.data.sr),
+    ]
+    trainer = L.Trainer(**trainer_arguments(config, run_dir, logger_kind), callbacks=callbacks)
+    started = time.monotonic()
+    trainer.fit(module, datamodule=data, ckpt_path=resolve_resume(resume, run_dir))
+    summary = {
+        "data_root": str(data_root),
+        "num_samples": len(pack.samples),
+        "num_skipped": len(pack.skipped),
+        "latent_dim": module.model.latent_dim,
+        "parameters": parameter_count(module.model),
+        "epochs": trainer.current_epoch,
+        "seconds": round(time.monotonic() - started, 1),
+        "monitor": monitor,
+        "best_checkpoint": checkpoints.best_model_path,
+        "best_score": _to_float(checkpoints.best_model_score),
+        "final_metrics": {key: _to_float(value) for key, value in trainer.callback_metrics.items()},
+    }
+    if trainer.is_global_zero:
+        (run_dir / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def trainer_arguments(config: TrainConfig, run_dir: Path, logger_kind: str) -> dict:
+    settings = config.training
+    max_time = timedelta(minutes=settings.max_minutes) if settings.max_minutes else None
+    return dict(
+        default_root_dir=run_dir,
+        max_epochs=settings.max_epochs,
+        min_epochs=settings.min_epochs,
+        max_time=max_time,
+        accelerator=settings.accelerator,
+        devices=settings.devices,
+        strategy=settings.strategy,
+        precision=resolve_precision(settings.precision, settings.accelerator),
+        logger=make_logger(logger_kind, run_dir),
+        deterministic="warn",  # some CUDA kernels (transposed-conv backward) have no deterministic twin
+        enable_progress_bar=settings.progress_bar,
+        log_every_n_steps=1,
+    )
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    if precision != "auto":
+        return precision
+    uses_cuda = accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    return "16-mixed" if uses_cuda else "32-true"
+
+
+def make_logger(kind: str, run_dir: Path):
+    if kind == "none":
+        return False
+    if kind == "csv":
+        from lightning.pytorch.loggers import CSVLogger
+
+        return CSVLogger(save_dir=run_dir, name="csv")
+    if kind == "wandb":
+        from lightning.pytorch.loggers import WandbLogger
+
+        # Offline unless the user configured wandb (API key or an explicit WANDB_MODE).
+        configured = bool(os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_MODE"))
+        return WandbLogger(project=WANDB_PROJECT, name=run_dir.name, save_dir=str(run_dir),
+                           offline=not configured)
+    raise ValueError(f"unknown logger {kind!r}; expected one of {LOGGERS}")
+
+
+def resolve_resume(resume: str | None, run_dir: Path) -> str | None:
+    """``last`` resumes this run's last checkpoint; anything else is a checkpoint path."""
+    if resume is None:
+        return None
+    path = run_dir / "checkpoints" / "last.ckpt" if resume == "last" else Path(resume)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no checkpoint to resume from")
+    return str(path)
+
+
+def write_features(path: Path, pack: LoadedPack, features: np.ndarray, mean: np.ndarray, std: np.ndarray) -> None:
+    payload = {
+        "names": list(FEATURE_NAMES),
+        "mean": mean.tolist(),
+        "std": std.tolist(),
+        "samples": [{"path": sample.ref.relative_path, "pack": sample.ref.pack,
+                     "subpack": sample.ref.subpack, "source": asdict(sample.source),
+                     **dict(zip(FEATURE_NAMES, row.tolist()))}
+                    for sample, row in zip(pack.samples, features)],
+    }
+    path.write_text(json.dumps(payload, indent=1) + "\n")
+
+
+def _to_float(value) -> float | None:
+    return None if value is None else float(value)
