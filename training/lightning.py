@@ -130,17 +130,25 @@ class AudioExamplesCallback(L.Callback):
 
 
 def save_spectrogram_figure(originals: np.ndarray, rebuilt: np.ndarray, sample_rate: int, path: Path) -> None:
+    """Per example: both waveforms overlaid, then both spectrograms on one fixed dB scale
+    (so that a quiet artefact looks quiet, whatever the plot's own range)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(2, len(originals), figsize=(3 * len(originals), 5), squeeze=False)
+    figure, axes = plt.subplots(3, len(originals), figsize=(3 * len(originals), 7), squeeze=False)
+    time = np.arange(originals.shape[1]) / sample_rate
     for column, (original, output) in enumerate(zip(originals, rebuilt)):
-        for row, (signal, title) in enumerate(((original, "original"), (output, "reconstruction"))):
-            axes[row, column].specgram(signal, NFFT=256, Fs=sample_rate, noverlap=192, cmap="magma")
-            axes[row, column].set_title(f"{column}: {title}", fontsize=8)
+        axes[0, column].plot(time, original, linewidth=0.6, label="original")
+        axes[0, column].plot(time, output, linewidth=0.6, alpha=0.8, label="reconstruction")
+        axes[0, column].set_title(f"example {column}", fontsize=8)
+        for row, (signal, title) in enumerate(((original, "original"), (output, "reconstruction")), start=1):
+            axes[row, column].specgram(signal, NFFT=256, Fs=sample_rate, noverlap=192, cmap="magma",
+                                       vmin=-120, vmax=-20)
+            axes[row, column].set_title(title, fontsize=8)
             axes[row, column].set_ylim(0, 8000)
+    axes[0, 0].legend(fontsize=6)
     figure.tight_layout()
     figure.savefig(path, dpi=80)
     plt.close(figure)

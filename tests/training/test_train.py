@@ -1,0 +1,105 @@
+"""Training runs for real on the CPU: smoke run artefacts, resume, determinism, and (slow) the
+demo config lowering its loss."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from latentplay.cli import main
+from latentplay.synth import write_pack
+from latentplay.training.config import load_config
+from latentplay.training.lightning import LatentPlayModule
+
+
+@pytest.fixture(scope="module")
+def kick_pack(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("synth")
+    write_pack(out, n=16, seed=3)
+    return out
+
+
+@pytest.fixture
+def offline_wandb(monkeypatch):
+    for name in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WANDB_SILENT", "true")
+
+
+def train(data: Path, run: Path, *extra: str) -> None:
+    assert main(["train", str(data), "--config", "smoke", "--out", str(run),
+                 "--set", "training.progress_bar=false", *extra]) == 0
+
+
+def test_smoke_run_writes_checkpoint_config_and_wandb_audio(kick_pack, tmp_path, offline_wandb):
+    run = tmp_path / "run"
+    train(kick_pack, run, "--logger", "wandb")
+
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved == load_config("smoke", ["training.progress_bar=false"]).to_dict()
+
+    best = list((run / "checkpoints").glob("best-*.ckpt"))
+    assert len(best) == 1 and (run / "checkpoints" / "last.ckpt").is_file()
+    module = LatentPlayModule.load_from_checkpoint(best[0], map_location="cpu")
+    reconstruction, latent, _ = module.model(torch.zeros(1, 1, 6615))
+    assert reconstruction.shape == (1, 1, 6615) and latent.shape == (1, 13)
+    assert len(module.hparams.feature_mean) == 3
+
+    offline_runs = list((run / "wandb").glob("offline-run-*"))
+    assert len(offline_runs) == 1
+    assert list(offline_runs[0].glob("*.wandb"))
+    audio_files = list(offline_runs[0].glob("files/media/audio/**/*.wav"))
+    assert len(audio_files) >= 4  # 2 examples x (original, reconstruction)
+    assert list(offline_runs[0].glob("files/media/images/**/*.png"))
+
+    examples = list((run / "examples").glob("epoch_*/*_reconstruction.wav"))
+    assert examples and list((run / "examples").glob("epoch_*/spectrograms.png"))
+    summary = json.loads((run / "run.json").read_text())
+    assert summary["num_samples"] == 16 and summary["epochs"] == 2 and summary["monitor"] == "val/loss"
+    assert (run / "data.txt").read_text().startswith("Loaded 16 one-shots")
+
+
+def test_resume_continues_from_the_last_checkpoint(kick_pack, tmp_path):
+    run = tmp_path / "run"
+    train(kick_pack, run, "--logger", "csv")
+    train(kick_pack, run, "--logger", "csv", "--resume", "last", "--max-epochs", "3")
+    assert json.loads((run / "run.json").read_text())["epochs"] == 3
+
+
+def test_same_seed_same_weights(kick_pack, tmp_path):
+    weights = []
+    for name in ("a", "b"):
+        train(kick_pack, tmp_path / name, "--logger", "none")
+        state = torch.load(tmp_path / name / "checkpoints" / "last.ckpt", map_location="cpu")["state_dict"]
+        weights.append(state)
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
+
+
+def test_train_on_a_folder_without_audio_fails_clearly(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code = main(["train", str(tmp_path / "empty"), "--config", "smoke", "--out", str(tmp_path / "run"),
+                 "--logger", "none"])
+    assert code == 2
+    assert "no audio files" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_config_lowers_the_training_loss(tmp_path):
+    """The demo model on the procedural pack, a short CPU budget: the loss must fall well."""
+    data = tmp_path / "synth"
+    write_pack(data, n=160, seed=0)
+    run = tmp_path / "demo"
+    assert main(["train", str(data), "--config", "demo", "--out", str(run), "--logger", "csv",
+                 "--max-epochs", "40", "--set", "training.progress_bar=false",
+                 "--set", "training.audio_every_n_epochs=1000"]) == 0
+    rows = list(csv.DictReader(open(next(run.glob("csv/**/metrics.csv")))))
+    losses = [float(row["train/loss"]) for row in rows if row.get("train/loss")]
+    print(f"demo training loss: first epoch {losses[0]:.3f}, last epoch {losses[-1]:.3f}")
+    assert len(losses) == 40
+    assert losses[-1] < 0.25 * losses[0]
