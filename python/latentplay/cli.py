@@ -8,6 +8,8 @@ from pathlib import Path
 
 from latentplay import __version__
 
+CONTROL_UNITS = {"pc1": "", "pc2": "", "frequency": "Hz", "attack": "ms", "release": "ms"}
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
@@ -58,6 +60,40 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                        help="override any config value, e.g. --set data.batch_size=16")
     train.set_defaults(handler=cmd_train)
+
+    export = commands.add_parser("export", help="a trained run -> model bundle (TorchScript + sidecar)")
+    export.add_argument("run", type=Path, help="run folder written by `latentplay train`")
+    export.add_argument("--data", type=Path, required=True, help="the data folder the run trained on")
+    export.add_argument("--out", type=Path, required=True, help="bundle folder, e.g. kicks.latentplay")
+    export.add_argument("--checkpoint", type=Path, help="default: the run's best checkpoint")
+    export.add_argument("--force", action="store_true", help="replace an existing bundle")
+    export.set_defaults(handler=cmd_export)
+
+    info = commands.add_parser("info", help="summary of a model bundle")
+    info.add_argument("bundle", type=Path)
+    info.set_defaults(handler=cmd_info)
+
+    plot = commands.add_parser("plot", help="latent map (PCA, by pack) and feature histograms of a bundle")
+    plot.add_argument("bundle", type=Path)
+    plot.add_argument("--out", type=Path, default=Path("map.png"))
+    plot.set_defaults(handler=cmd_plot)
+
+    regen = commands.add_parser("regen", help="regenerate a one-shot from a sample or a WAV, steered by the controls")
+    regen.add_argument("bundle", type=Path)
+    start = regen.add_mutually_exclusive_group(required=True)
+    start.add_argument("--sample", help="a bundle sample: relative path, file stem or index")
+    start.add_argument("--wav", type=Path, help="any audio file, projected into the latent space by the encoder")
+    for name, unit in CONTROL_UNITS.items():
+        regen.add_argument(f"--{name}", type=float, help=f"target {name}{f' ({unit})' if unit else ''}")
+    regen.add_argument("--out", type=Path, required=True)
+    regen.set_defaults(handler=cmd_regen)
+
+    evaluate = commands.add_parser("eval", help="reconstruction and control accuracy of a bundle")
+    evaluate.add_argument("bundle", type=Path)
+    evaluate.add_argument("--data", type=Path, required=True)
+    evaluate.add_argument("--json", type=Path, help="also write the full report as JSON")
+    evaluate.add_argument("--sweep-samples", type=int, default=8)
+    evaluate.set_defaults(handler=cmd_eval)
     return parser
 
 
@@ -124,6 +160,68 @@ def cmd_train(args) -> int:
     print(f"Run written to {args.out.resolve()}")
     print(f"  best checkpoint: {summary['best_checkpoint']} ({summary['monitor']} = {summary['best_score']})")
     print(f"  {summary['epochs']} epochs in {summary['seconds']:.0f} s; examples in {args.out / 'examples'}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from latentplay.export.exporter import export_bundle
+
+    out = export_bundle(args.run, args.data, args.out, checkpoint=args.checkpoint, overwrite=args.force)
+    print(f"Bundle written and verified: {out}")
+    return cmd_info(argparse.Namespace(bundle=out))
+
+
+def cmd_info(args) -> int:
+    from latentplay.bundle import load_bundle
+
+    bundle = load_bundle(args.bundle)
+    counts = {pack: sum(s.pack == pack for s in bundle.samples) for pack in bundle.packs}
+    print(f"{bundle.path}")
+    print(f"  model id    {bundle.model_id}")
+    print(f"  audio       {bundle.length} samples at {bundle.sample_rate} Hz "
+          f"({1000 * bundle.length / bundle.sample_rate:.0f} ms), latent {bundle.latent_dim}")
+    print(f"  packs       " + ", ".join(f"{pack} ({count})" for pack, count in counts.items()))
+    print("  controls")
+    for control in bundle.controls:
+        quality = f"R² fit {control.r2['fit']:.2f}, cv {control.r2['cv']:.2f}" if control.r2 else "PCA"
+        unit = f" {control.unit}" if control.unit else ""
+        print(f"    {control.label:10s} {control.minimum:9.2f} .. {control.maximum:9.2f}{unit:4s} {quality}")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from latentplay.bundle import load_bundle
+    from latentplay.plot import plot_bundle
+
+    print(f"Wrote {plot_bundle(load_bundle(args.bundle), args.out)}")
+    return 0
+
+
+def cmd_regen(args) -> int:
+    from latentplay.audio import write_wav
+    from latentplay.render import ReferenceRenderer
+
+    renderer = ReferenceRenderer(args.bundle)
+    latent = renderer.encode_file(args.wav) if args.wav else renderer.starting_point(args.sample)
+    asked = {name: getattr(args, name) for name in CONTROL_UNITS if getattr(args, name) is not None}
+    own = renderer.own_controls(latent)
+    audio = renderer.decode(renderer.move(latent, asked))
+    write_wav(args.out, audio, renderer.bundle.sample_rate)
+    for name, unit in CONTROL_UNITS.items():
+        target = asked.get(name, own[name])
+        print(f"  {name:10s} {own[name]:9.2f} -> {target:9.2f} {unit}")
+    print(f"Wrote {args.out} ({len(audio)} samples at {renderer.bundle.sample_rate} Hz)")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from latentplay.evaluate import evaluate_bundle, print_report, write_report
+
+    report = evaluate_bundle(args.bundle, args.data, sweep_samples=args.sweep_samples)
+    print_report(report)
+    if args.json:
+        write_report(report, args.json)
+        print(f"Wrote {args.json}")
     return 0
 
 

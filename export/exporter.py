@@ -1,0 +1,230 @@
+"""``latentplay export RUN --data DATA --out NAME.latentplay``: checkpoint -> model bundle.
+
+1. Load the run's best checkpoint and its config (the checkpoint carries both).
+2. Load DATA exactly as training did, encode every one-shot, measure its features.
+3. Fit PCA(2) on the latents and one ridge regressor per feature (latent -> Hz / ms), with the
+   ridge strength chosen by leave-one-out CV; record R² on the fit and 5-fold cross-validated.
+4. Script the encoder and decoder to TorchScript, write the sidecar.
+5. Check before reporting success: reload both TorchScript files and compare them with the eager
+   model on real one-shots (max |diff| <= 1e-5), validate the sidecar against the schema and the
+   hashes (the same load_bundle the CLI and tests use). Everything is written into a temporary
+   folder that is renamed into place only when every check passed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.linear_model import Ridge, RidgeCV
+from sklearn.model_selection import KFold, cross_val_score
+from torch import nn
+
+from latentplay import __version__
+from latentplay.bundle import (DECODER_NAME, ENCODER_NAME, FORMAT, SCHEMA_VERSION, SIDECAR_NAME,
+                               load_bundle, sha256_file, validate_sidecar)
+from latentplay.dataset import LoadedPack, load_pack_tree
+from latentplay.features import FEATURE_NAMES, FEATURE_UNITS
+from latentplay.training.lightning import LatentPlayModule
+from latentplay.training.train import measure_pack_features
+
+MAX_EXPORT_DIFF = 1e-5
+VERIFY_EXAMPLES = 8
+RIDGE_ALPHAS = np.logspace(-6, 3, 19)
+CONTROL_LABELS = {"pc1": "PC1", "pc2": "PC2", "frequency": "Frequency", "attack": "Attack", "release": "Release"}
+
+
+class ExportError(ValueError):
+    pass
+
+
+class DecoderForExport(nn.Module):
+    """The bundle's decoder contract: latent (B, D) float32 -> audio (B, length) float32."""
+
+    def __init__(self, decoder: nn.Module) -> None:
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        return self.decoder(latent)[:, 0, :]
+
+
+class EncoderForExport(nn.Module):
+    """The bundle's encoder contract: audio (B, length) float32 -> latent (B, D) float32."""
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        return self.encoder(audio.unsqueeze(1))
+
+
+@dataclass
+class LatentAnalysis:
+    latents: np.ndarray  # (N, D) float64
+    features: np.ndarray  # (N, 3) measured, physical units
+    controls: list[dict]
+    pca: dict
+
+
+def find_best_checkpoint(run_dir: Path) -> Path:
+    folder = Path(run_dir) / "checkpoints"
+    best = sorted(folder.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
+    if not best:
+        raise ExportError(f"{folder}: no best-*.ckpt checkpoint (is {run_dir} a finished `latentplay train` run?)")
+    return best[-1]
+
+
+def load_module(checkpoint: Path) -> LatentPlayModule:
+    try:
+        module = LatentPlayModule.load_from_checkpoint(checkpoint, map_location="cpu")
+    except Exception as error:  # any unreadable checkpoint: say which file and why, in one line
+        raise ExportError(f"{checkpoint}: cannot load checkpoint ({type(error).__name__}: "
+                          f"{str(error).splitlines()[0] if str(error) else ''})") from None
+    return module.eval()
+
+
+def check_data_matches_run(run_dir: Path, pack: LoadedPack) -> None:
+    """The data folder must hold the one-shots the run trained on (run/features.json)."""
+    record = Path(run_dir) / "features.json"
+    if not record.is_file():
+        return
+    trained = {sample["path"] for sample in json.loads(record.read_text())["samples"]}
+    present = {sample.ref.relative_path for sample in pack.samples}
+    if not trained & present:
+        raise ExportError(f"{pack.root}: none of the {len(trained)} one-shots the run trained on "
+                          f"({record}) is in this data folder")
+
+
+def encode_all(module: LatentPlayModule, audio: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    latents = []
+    with torch.inference_mode():
+        for start in range(0, len(audio), batch_size):
+            batch = torch.from_numpy(audio[start:start + batch_size]).unsqueeze(1)
+            latents.append(module.model.encoder(batch).double().numpy())
+    return np.concatenate(latents)
+
+
+def analyse_latents(latents: np.ndarray, features: np.ndarray) -> LatentAnalysis:
+    pca = PCA(n_components=2).fit(latents)
+    controls = []
+    for k in range(2):
+        weights = pca.components_[k]
+        values = (latents - pca.mean_) @ weights
+        controls.append(control_entry(f"pc{k + 1}", "", "pca", weights, -float(weights @ pca.mean_),
+                                      values, None))
+    for j, (name, unit) in enumerate(zip(FEATURE_NAMES, FEATURE_UNITS)):
+        regression = RidgeCV(alphas=RIDGE_ALPHAS).fit(latents, features[:, j])
+        predicted = regression.predict(latents)
+        r2 = {"fit": float(regression.score(latents, features[:, j])),
+              "cv": cross_validated_r2(latents, features[:, j], regression.alpha_)}
+        seen = np.concatenate([predicted, features[:, j]])
+        controls.append(control_entry(name, unit, "regression", regression.coef_,
+                                      float(regression.intercept_), seen, r2))
+    pca_entry = {"mean": pca.mean_.tolist(), "components": pca.components_.tolist(),
+                 "explained_variance_ratio": pca.explained_variance_ratio_.tolist()}
+    return LatentAnalysis(latents, features, controls, pca_entry)
+
+
+def control_entry(name: str, unit: str, kind: str, weights: np.ndarray, intercept: float,
+                  seen_values: np.ndarray, r2: dict | None) -> dict:
+    low, high = float(np.min(seen_values)), float(np.max(seen_values))
+    if high - low < 1e-9:  # a constant feature still needs a usable (non-empty) range
+        low, high = low - 0.5, high + 0.5
+    return {"name": name, "label": CONTROL_LABELS[name], "unit": unit, "kind": kind,
+            "range": [low, high], "weights": np.asarray(weights, dtype=np.float64).tolist(),
+            "intercept": intercept, "r2": r2}
+
+
+def cross_validated_r2(latents: np.ndarray, target: np.ndarray, alpha: float) -> float:
+    folds = KFold(n_splits=min(5, len(target)), shuffle=True, random_state=0)
+    return float(np.mean(cross_val_score(Ridge(alpha=alpha), latents, target, cv=folds, scoring="r2")))
+
+
+def export_bundle(run_dir: Path, data_root: Path, out: Path, checkpoint: Path | None = None,
+                  overwrite: bool = False) -> Path:
+    run_dir, out = Path(run_dir), Path(out)
+    if out.exists() and not overwrite:
+        raise ExportError(f"{out}: already exists (use --force to replace it)")
+    checkpoint = Path(checkpoint) if checkpoint else find_best_checkpoint(run_dir)
+    if not checkpoint.is_file():
+        raise ExportError(f"{checkpoint}: checkpoint not found")
+    module = load_module(checkpoint)
+    prep = module.train_config.data.prep()
+    pack = load_pack_tree(data_root, prep)
+    check_data_matches_run(run_dir, pack)
+    analysis = analyse_latents(encode_all(module, pack.audio), measure_pack_features(pack))
+
+    partial = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        write_torchscript(module, pack.audio[:VERIFY_EXAMPLES], partial)
+        sidecar = build_sidecar(module, pack, analysis, partial, run_dir, checkpoint)
+        validate_sidecar(sidecar, partial / SIDECAR_NAME)
+        (partial / SIDECAR_NAME).write_text(json.dumps(sidecar, indent=1, allow_nan=False) + "\n")
+        load_bundle(partial)  # the reader's own checks: schema, cross-field rules, hashes
+        if out.exists():
+            shutil.rmtree(out)
+        partial.rename(out)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return out
+
+
+def write_torchscript(module: LatentPlayModule, examples: np.ndarray, folder: Path) -> None:
+    """Script, save, reload and compare with the eager model on real one-shots."""
+    model = module.model.eval()
+    audio = torch.from_numpy(examples)
+    with torch.inference_mode():
+        eager_latents = model.encoder(audio.unsqueeze(1))
+        eager_audio = model.decoder(eager_latents)[:, 0, :]
+    for name, wrapper, inputs, expected in (
+            (ENCODER_NAME, EncoderForExport(model.encoder), audio, eager_latents),
+            (DECODER_NAME, DecoderForExport(model.decoder), eager_latents, eager_audio)):
+        torch.jit.script(wrapper).save(str(folder / name))
+        reloaded = torch.jit.load(str(folder / name), map_location="cpu").eval()
+        with torch.inference_mode():
+            difference = float((reloaded(inputs) - expected).abs().max())
+        if not difference <= MAX_EXPORT_DIFF:
+            raise ExportError(f"{folder / name}: reloaded TorchScript differs from the eager model by "
+                              f"{difference:.3g} (> {MAX_EXPORT_DIFF})")
+
+
+def build_sidecar(module: LatentPlayModule, pack: LoadedPack, analysis: LatentAnalysis, folder: Path,
+                  run_dir: Path, checkpoint: Path) -> dict:
+    decoder_hash = sha256_file(folder / DECODER_NAME)
+    samples = [{"path": s.ref.relative_path, "pack": s.ref.pack, "subpack": s.ref.subpack,
+                "latent": latent.tolist(), "features": dict(zip(FEATURE_NAMES, map(float, row)))}
+               for s, latent, row in zip(pack.samples, analysis.latents, analysis.features)]
+    return {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "model_id": decoder_hash,
+        "files": {"decoder": {"path": DECODER_NAME, "sha256": decoder_hash},
+                  "encoder": {"path": ENCODER_NAME, "sha256": sha256_file(folder / ENCODER_NAME)}},
+        "sample_rate": module.train_config.data.sr,
+        "length": module.model.length,
+        "latent_dim": module.model.latent_dim,
+        "controls": analysis.controls,
+        "pca": analysis.pca,
+        "packs": pack.packs,
+        "samples": samples,
+        "training": {"config": module.train_config.to_dict(),
+                     "metrics": training_metrics(run_dir, checkpoint)},
+        "created_by": f"latentplay {__version__} export",
+    }
+
+
+def training_metrics(run_dir: Path, checkpoint: Path) -> dict:
+    summary_path = Path(run_dir) / "run.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    return {"checkpoint": checkpoint.name, **{key: summary[key] for key in
+            ("epochs", "seconds", "monitor", "best_score", "final_metrics", "num_samples") if key in summary}}
