@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(
-  build-essential cmake pkg-config      # the C++ side, configured by scikit-build-core
+  build-essential cmake pkg-config      # the C++ side, built by scikit-build-core
+  libeigen3-dev nlohmann-json3-dev      # the engine's linear algebra and JSON
+  libssl-dev catch2                     # sha256 of bundle files; C++ unit tests
   python3-venv python3-dev              # a venv for Debian's own python3
   libsndfile1 libsoxr-dev               # audio I/O and the resampler the C++ engine will use
   hydrogen-drumkits hydrogen-data       # real recorded drum kits (latentplay kits, loader tests)
@@ -37,11 +39,12 @@ install_python_environment() {
   fi
   "$python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null \
     || { echo "== Installing torch==$TORCH_VERSION"; "$python" -m pip install -q "torch==$TORCH_VERSION"; }
-  # The editable install builds the CMake side against the venv's torch, hence no build
-  # isolation; it is redone only when the build description changes.
+  # The editable install builds the C++ engine and its Python module against the venv's torch,
+  # hence no build isolation; it is redone only when the build description or C++ sources change.
   local stamp=.venv/.latentplay-installed
   local wanted
-  wanted=$(cat pyproject.toml CMakeLists.txt | sha256sum | cut -d' ' -f1)
+  wanted=$(find pyproject.toml CMakeLists.txt plugin/engine tests/engine/cpp -type f | sort | xargs cat \
+    | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     echo "== Installing latentplay (editable, dev extras)"
     "$python" -m pip install -q "scikit-build-core>=0.10" "pybind11>=2.12"

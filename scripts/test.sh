@@ -5,4 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 mkdir -p test-artifacts
+echo "== C++ unit tests (CTest)"
+ctest --test-dir build/python --output-on-failure
+echo "== Python tests (pytest)"
 .venv/bin/python -m pytest "$@"

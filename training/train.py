@@ -71,7 +71,8 @@ def run_training(data_root: Path, config: TrainConfig, run_dir: Path, logger_kin
                               config.training.audio_every_n_epochs, run_dir / "examples",
                               config.data.sr),
     ]
-    trainer = L.Trainer(**trainer_arguments(config, run_dir, logger_kind), callbacks=callbacks)
+    trainer = L.Trainer(**trainer_arguments(config, run_dir, logger_kind, data.has_validation),
+                        callbacks=callbacks)
     started = time.monotonic()
     trainer.fit(module, datamodule=data, ckpt_path=resolve_resume(resume, run_dir))
     summary = {
@@ -92,7 +93,7 @@ def run_training(data_root: Path, config: TrainConfig, run_dir: Path, logger_kin
     return summary
 
 
-def trainer_arguments(config: TrainConfig, run_dir: Path, logger_kind: str) -> dict:
+def trainer_arguments(config: TrainConfig, run_dir: Path, logger_kind: str, has_validation: bool) -> dict:
     settings = config.training
     max_time = timedelta(minutes=settings.max_minutes) if settings.max_minutes else None
     return dict(
@@ -108,6 +109,7 @@ def trainer_arguments(config: TrainConfig, run_dir: Path, logger_kind: str) -> d
         deterministic="warn",  # some CUDA kernels (transposed-conv backward) have no deterministic twin
         enable_progress_bar=settings.progress_bar,
         log_every_n_steps=1,
+        limit_val_batches=1.0 if has_validation else 0,  # no split: no validation loop at all
     )
 
 

@@ -149,7 +149,7 @@ def read_sidecar(sidecar_path: Path) -> dict:
         raise BundleError(f"{sidecar_path}: missing")
 
     def reject_constant(name: str):
-        raise BundleError(f"{sidecar_path}: {name} is not a valid JSON number")
+        raise BundleError(f"{sidecar_path}: not valid JSON ({name} is not a JSON number)")
 
     try:
         data = json.loads(sidecar_path.read_text(encoding="utf-8"), parse_constant=reject_constant)

@@ -66,7 +66,7 @@ def _truncate(name: str) -> Callable[[Path], None]:
 MALFORMED: list[tuple[str, Callable[[Path], None], list[str]]] = [
     ("sidecar missing", lambda b: (b / SIDECAR_NAME).unlink(), [SIDECAR_NAME, "missing"]),
     ("sidecar not json", lambda b: (b / SIDECAR_NAME).write_text("{ not json"), [SIDECAR_NAME, "not valid JSON"]),
-    ("nan in weights", _nan_in_weights, [SIDECAR_NAME, "NaN"]),
+    ("nan in weights", _nan_in_weights, [SIDECAR_NAME, "not valid JSON"]),
     ("wrong schema version", _edit_sidecar(_set(["schema_version"], 2)), [SIDECAR_NAME, "schema_version"]),
     ("latent_dim missing", _edit_sidecar(lambda s: s.pop("latent_dim")), [SIDECAR_NAME, "latent_dim"]),
     ("weights too short", _edit_sidecar(lambda s: s["controls"][2]["weights"].pop()),

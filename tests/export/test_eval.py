@@ -16,7 +16,7 @@ from latentplay.cli import main
 from latentplay.evaluate import LSD_FFT_SIZE, LSD_FLOOR, LSD_HOP
 from latentplay.features import measure_features
 from latentplay.training.loss import STFT_SIZES
-from tests.export.conftest import train_and_export
+from tests.conftest import train_and_export
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,59 @@
+// The model bundle as the engine reads it: docs/bundle.md is the spec, and the Python reader
+// (python/latentplay/bundle.py) applies the same rules. A Bundle is immutable once loaded, so any
+// thread may read it while another decodes.
+#pragma once
+
+#include <Eigen/Dense>
+#include <array>
+#include <string>
+#include <vector>
+
+namespace latentplay {
+
+constexpr int kSchemaVersion = 1;
+constexpr int kNumControls = 5;
+extern const std::array<const char*, kNumControls> kControlNames;  // pc1 pc2 frequency attack release
+extern const std::array<const char*, kNumControls> kControlUnits;  // "" "" Hz ms ms
+
+struct Control {
+  std::string name, label, unit, kind;
+  double minimum = 0, maximum = 0;
+  Eigen::VectorXd weights;  // value = weights · z + intercept
+  double intercept = 0;
+  double span() const { return maximum - minimum; }
+};
+
+struct Sample {
+  std::string path, pack, subpack;
+  Eigen::VectorXd latent;
+  double frequency = 0, attack = 0, release = 0;  // measured features (Hz, ms, ms)
+};
+
+struct Bundle {
+  std::string folder;
+  std::string model_id;  // sha256 of decoder.ts
+  std::string decoder_path, encoder_path;
+  int sample_rate = 0;
+  int length = 0;
+  int latent_dim = 0;
+  std::array<Control, kNumControls> controls;
+  Eigen::VectorXd pca_mean;
+  std::vector<std::string> packs;
+  std::vector<Sample> samples;
+
+  // (A, c, spans) in control order.
+  Eigen::MatrixXd control_matrix() const;
+  Eigen::VectorXd intercepts() const;
+  Eigen::VectorXd spans() const;
+  // Index of a sample by relative path, file stem or decimal index; -1 when none matches.
+  int find_sample(const std::string& name) const;
+};
+
+// Reads and checks NAME.latentplay/: sidecar JSON, schema rules, cross-field rules, files and
+// their sha256. Throws BundleError("<file>: <field>: <problem>").
+Bundle load_bundle(const std::string& folder);
+
+// Lower-case hex sha256 of a file's bytes. Throws BundleError when it cannot be read.
+std::string sha256_file(const std::string& path);
+
+}  // namespace latentplay

@@ -1,0 +1,33 @@
+// The bundle's TorchScript encoder and decoder, run by libtorch under InferenceMode.
+// Torch headers stay inside model.cpp (pimpl): they are slow to compile and need not leak.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace latentplay {
+
+class TorchModel {
+ public:
+  // Loads both files; throws BundleError naming the file when one is not loadable TorchScript.
+  TorchModel(const std::string& decoder_path, const std::string& encoder_path, int latent_dim, int length);
+  ~TorchModel();
+  TorchModel(const TorchModel&) = delete;
+  TorchModel& operator=(const TorchModel&) = delete;
+
+  // latent (latent_dim) -> audio (length) at the model rate.
+  std::vector<float> decode(const std::vector<float>& latent) const;
+  // prepared one-shot (length) -> latent (latent_dim).
+  std::vector<float> encode(const std::vector<float>& audio) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// libtorch's intra-op thread count is per process: a plugin must not grab every core.
+void set_intra_op_threads(int threads);
+int intra_op_threads();
+
+}  // namespace latentplay

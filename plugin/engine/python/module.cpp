@@ -1,0 +1,167 @@
+// latentplay._engine: the C++ engine in Python (numpy in, numpy out, engine errors as Python
+// ValueError subclasses with the engine's messages). Inference releases the GIL.
+#include <pybind11/eigen.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <filesystem>
+
+#include "latentplay/engine.hpp"
+#include "latentplay/errors.hpp"
+#include "latentplay/resampler.hpp"
+
+namespace py = pybind11;
+using namespace latentplay;
+
+namespace {
+
+ControlTargets to_targets(const py::dict& controls) {
+  ControlTargets targets;
+  for (const auto& item : controls) {
+    const std::string name = py::cast<std::string>(item.first);
+    bool known = false;
+    for (int k = 0; k < kNumControls; ++k) {
+      if (name == kControlNames[k]) {
+        targets[k] = py::cast<double>(item.second);
+        known = true;
+      }
+    }
+    if (!known) throw UsageError("unknown control \"" + name + "\"; expected pc1, pc2, frequency, attack, release");
+  }
+  return targets;
+}
+
+py::dict to_dict(const Eigen::VectorXd& values) {
+  py::dict result;
+  for (int k = 0; k < kNumControls; ++k) result[kControlNames[k]] = values[k];
+  return result;
+}
+
+py::array_t<float> to_array(std::vector<float>&& audio) {
+  auto* owner = new std::vector<float>(std::move(audio));
+  py::capsule free_when_done(owner, [](void* pointer) { delete static_cast<std::vector<float>*>(pointer); });
+  return py::array_t<float>(owner->size(), owner->data(), free_when_done);
+}
+
+Eigen::VectorXd starting_point(const Engine& engine, const py::object& start) {
+  if (py::isinstance<py::str>(start)) {
+    const int index = engine.bundle().find_sample(py::cast<std::string>(start));
+    if (index < 0) throw UsageError("no sample named \"" + py::cast<std::string>(start) + "\"");
+    return engine.sample_latent(index);
+  }
+  if (py::isinstance<py::int_>(start)) return engine.sample_latent(py::cast<int>(start));
+  return py::cast<Eigen::VectorXd>(start);
+}
+
+py::list controls_of(const Bundle& bundle) {
+  py::list controls;
+  for (const Control& c : bundle.controls) {
+    py::dict entry;
+    entry["name"] = c.name;
+    entry["label"] = c.label;
+    entry["unit"] = c.unit;
+    entry["kind"] = c.kind;
+    entry["range"] = py::make_tuple(c.minimum, c.maximum);
+    entry["weights"] = c.weights;
+    entry["intercept"] = c.intercept;
+    controls.append(entry);
+  }
+  return controls;
+}
+
+py::list samples_of(const Bundle& bundle) {
+  py::list samples;
+  for (const Sample& s : bundle.samples) {
+    py::dict entry;
+    entry["path"] = s.path;
+    entry["pack"] = s.pack;
+    entry["subpack"] = s.subpack;
+    entry["latent"] = s.latent;
+    entry["features"] = py::dict(py::arg("frequency") = s.frequency, py::arg("attack") = s.attack,
+                                 py::arg("release") = s.release);
+    samples.append(entry);
+  }
+  return samples;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_engine, m) {
+  m.doc() = "LatentPlay's C++ engine (libtorch + Eigen + libsoxr), the code the plugin runs.";
+  py::register_exception<BundleError>(m, "BundleError", PyExc_ValueError);
+  py::register_exception<UsageError>(m, "UsageError", PyExc_ValueError);
+
+  m.def("check_bundle", [](const std::string& folder) { load_bundle(folder); },
+        "Read and check a bundle folder (sidecar rules, files, hashes) without loading the model.");
+  m.def("sha256_file", &sha256_file);
+  m.def("set_intra_op_threads", &set_intra_op_threads, py::arg("threads"));
+  m.def("intra_op_threads", &intra_op_threads);
+  m.def("resample",
+        [](py::array_t<float, py::array::c_style | py::array::forcecast> audio, double from_rate, double to_rate) {
+          std::vector<float> input(audio.data(), audio.data() + audio.size());
+          std::vector<float> output;
+          {
+            py::gil_scoped_release release;
+            output = resample(input, from_rate, to_rate);
+          }
+          return to_array(std::move(output));
+        },
+        py::arg("audio"), py::arg("from_rate"), py::arg("to_rate"));
+
+  py::class_<Projector>(m, "Projector")
+      .def(py::init<const Eigen::MatrixXd&, const Eigen::VectorXd&, const Eigen::VectorXd&>(), py::arg("weights"),
+           py::arg("intercepts"), py::arg("spans"))
+      .def("values", &Projector::values, py::arg("latent"))
+      .def("project", &Projector::project, py::arg("latent"), py::arg("targets"));
+
+  py::class_<Engine>(m, "Engine")
+      .def(py::init([](const std::string& folder) {
+             py::gil_scoped_release release;
+             return std::make_unique<Engine>(folder);
+           }),
+           py::arg("bundle"))
+      .def_property_readonly("model_id", [](const Engine& e) { return e.bundle().model_id; })
+      .def_property_readonly("sample_rate", [](const Engine& e) { return e.bundle().sample_rate; })
+      .def_property_readonly("length", [](const Engine& e) { return e.bundle().length; })
+      .def_property_readonly("latent_dim", [](const Engine& e) { return e.bundle().latent_dim; })
+      .def_property_readonly("packs", [](const Engine& e) { return e.bundle().packs; })
+      .def_property_readonly("controls", [](const Engine& e) { return controls_of(e.bundle()); })
+      .def_property_readonly("samples", [](const Engine& e) { return samples_of(e.bundle()); })
+      .def("find_sample", [](const Engine& e, const std::string& name) { return e.bundle().find_sample(name); })
+      .def("own_controls", [](const Engine& e, const Eigen::VectorXd& z) { return to_dict(e.own_controls(z)); },
+           py::arg("latent"))
+      .def("move", [](const Engine& e, const Eigen::VectorXd& z, const py::dict& c) { return e.move(z, to_targets(c)); },
+           py::arg("latent"), py::arg("controls") = py::dict())
+      .def("decode",
+           [](const Engine& e, const Eigen::VectorXd& z) {
+             std::vector<float> audio;
+             {
+               py::gil_scoped_release release;
+               audio = e.decode(z);
+             }
+             return to_array(std::move(audio));
+           },
+           py::arg("latent"))
+      .def("encode",
+           [](const Engine& e, py::array_t<float, py::array::c_style | py::array::forcecast> audio) {
+             std::vector<float> input(audio.data(), audio.data() + audio.size());
+             py::gil_scoped_release release;
+             return e.encode(input);
+           },
+           py::arg("audio"))
+      .def("regenerate",
+           [](const Engine& e, const py::object& start, const py::dict& controls, double rate) {
+             const Eigen::VectorXd latent = starting_point(e, start);
+             const ControlTargets targets = to_targets(controls);
+             std::vector<float> audio;
+             {
+               py::gil_scoped_release release;
+               audio = e.regenerate(latent, targets, rate);
+             }
+             return to_array(std::move(audio));
+           },
+           py::arg("start"), py::arg("controls") = py::dict(), py::arg("rate") = 0.0,
+           "A one-shot from a sample (index or name) or a latent point, steered by controls "
+           "({name: value}), resampled to `rate` (0 = the model rate).");
+}

@@ -1,0 +1,80 @@
+#include "latentplay/engine.hpp"
+
+#include <cmath>
+
+#include "latentplay/errors.hpp"
+#include "latentplay/resampler.hpp"
+
+namespace latentplay {
+
+Engine::Engine(const std::string& bundle_folder)
+    : bundle_(load_bundle(bundle_folder)),
+      projector_(bundle_.control_matrix(), bundle_.intercepts(), bundle_.spans()),
+      model_(std::make_unique<TorchModel>(bundle_.decoder_path, bundle_.encoder_path, bundle_.latent_dim,
+                                          bundle_.length)) {
+  // A decoder that loads but cannot decode is a broken bundle: find out now, and warm up the
+  // allocator and kernels so that the first note is not slow.
+  try {
+    decode(bundle_.samples.front().latent);
+  } catch (const UsageError& error) {
+    throw BundleError(bundle_.decoder_path + ": " + error.what());
+  }
+}
+
+void Engine::check_latent(const Eigen::VectorXd& latent) const {
+  if (latent.size() != bundle_.latent_dim)
+    throw UsageError("latent has " + std::to_string(latent.size()) + " values, the bundle's latent_dim is " +
+                     std::to_string(bundle_.latent_dim));
+  if (!latent.allFinite()) throw UsageError("latent contains a non-finite value");
+}
+
+const Eigen::VectorXd& Engine::sample_latent(int sample_index) const {
+  if (sample_index < 0 || sample_index >= static_cast<int>(bundle_.samples.size()))
+    throw UsageError("sample index " + std::to_string(sample_index) + " out of range (the bundle has " +
+                     std::to_string(bundle_.samples.size()) + " samples)");
+  return bundle_.samples[sample_index].latent;
+}
+
+Eigen::VectorXd Engine::own_controls(const Eigen::VectorXd& latent) const {
+  check_latent(latent);
+  return projector_.values(latent);
+}
+
+Eigen::VectorXd Engine::move(const Eigen::VectorXd& latent, const ControlTargets& targets) const {
+  Eigen::VectorXd wanted = own_controls(latent);
+  for (int k = 0; k < kNumControls; ++k) {
+    if (!targets[k]) continue;
+    if (!std::isfinite(*targets[k])) throw UsageError(std::string(kControlNames[k]) + ": target is not finite");
+    wanted[k] = *targets[k];
+  }
+  return projector_.project(latent, wanted);
+}
+
+std::vector<float> Engine::decode(const Eigen::VectorXd& latent) const {
+  check_latent(latent);
+  const std::vector<float> input(latent.data(), latent.data() + latent.size());  // double -> float32
+  std::lock_guard<std::mutex> lock(inference_mutex_);
+  return model_->decode(input);
+}
+
+Eigen::VectorXd Engine::encode(const std::vector<float>& audio) const {
+  std::vector<float> latent;
+  {
+    std::lock_guard<std::mutex> lock(inference_mutex_);
+    latent = model_->encode(audio);
+  }
+  return Eigen::Map<const Eigen::VectorXf>(latent.data(), latent.size()).cast<double>();
+}
+
+std::vector<float> Engine::regenerate(int sample_index, const ControlTargets& targets, double output_rate) const {
+  return regenerate(sample_latent(sample_index), targets, output_rate);
+}
+
+std::vector<float> Engine::regenerate(const Eigen::VectorXd& latent, const ControlTargets& targets,
+                                      double output_rate) const {
+  std::vector<float> audio = decode(move(latent, targets));
+  if (output_rate == 0 || output_rate == bundle_.sample_rate) return audio;
+  return resample(audio, bundle_.sample_rate, output_rate);
+}
+
+}  // namespace latentplay
