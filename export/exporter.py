@@ -4,15 +4,17 @@
 2. Load DATA exactly as training did, encode every one-shot, measure its features.
 3. Fit PCA(2) on the latents and one ridge regressor per feature (latent -> Hz / ms), with the
    ridge strength chosen by leave-one-out CV; record R² on the fit and 5-fold cross-validated.
-4. Script the encoder and decoder to TorchScript, write the sidecar.
+4. Script the encoder and decoder to TorchScript (the decoder with its convolutions as GEMMs,
+   see GemmConv1d: the plugin's speed), write the sidecar.
 5. Check before reporting success: reload both TorchScript files and compare them with the eager
-   model on real one-shots (max |diff| <= 1e-5), validate the sidecar against the schema and the
+   model on real one-shots (max |diff| <= 1e-5 × max(1, output peak)), validate the sidecar against the schema and the
    hashes (the same load_bundle the CLI and tests use). Everything is written into a temporary
    folder that is renamed into place only when every check passed.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -42,6 +44,100 @@ CONTROL_LABELS = {"pc1": "PC1", "pc2": "PC2", "frequency": "Frequency", "attack"
 
 class ExportError(ValueError):
     pass
+
+
+class GemmConv1d(nn.Module):
+    """A stride-1, "same"-padded Conv1d as one matrix product per kernel tap, accumulated in
+    place into the output: out[:, t] = bias + Σ_tap W_tap · x[:, t + tap − padding]. Each product
+    reads and writes shifted views, so nothing is padded or copied. Measured on this project's
+    2-core CPU (torch 2.13, 1 thread, 128 channels, length 1792, kernel 3): 2.0 ms against 2.3–3.7
+    ms for torch's own (oneDNN) convolution, at the GEMM bound."""
+
+    def __init__(self, conv: nn.Conv1d) -> None:
+        super().__init__()
+        kernel = conv.kernel_size[0]
+        if conv.stride[0] != 1 or conv.dilation[0] != 1 or conv.groups != 1 or conv.padding[0] != kernel // 2:
+            raise ValueError(f"GemmConv1d takes stride-1 'same' convolutions, got {conv}")
+        self.kernel = kernel
+        self.padding = kernel // 2
+        # (out, in, k) -> (k, out, in): one contiguous matrix per tap
+        self.register_buffer("taps", conv.weight.detach().permute(2, 0, 1).contiguous())
+        bias = conv.bias.detach() if conv.bias is not None else torch.zeros(conv.out_channels)
+        self.register_buffer("bias", bias.reshape(-1, 1).contiguous())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        length = x.shape[-1]
+        outputs: list[torch.Tensor] = []
+        for item in x:  # batch items; the plugin decodes one at a time
+            out = torch.addmm(self.bias, self.taps[self.padding], item)  # the centre tap
+            for tap in range(self.kernel):
+                shift = tap - self.padding
+                if shift > 0:  # out[t] += W · x[t + shift]
+                    out[:, 0:length - shift].addmm_(self.taps[tap], item[:, shift:length])
+                elif shift < 0:
+                    out[:, -shift:length].addmm_(self.taps[tap], item[:, 0:length + shift])
+            outputs.append(out)
+        return outputs[0].unsqueeze(0) if len(outputs) == 1 else torch.stack(outputs)
+
+
+class GemmConvTranspose1d(nn.Module):
+    """The decoder's upsampling ConvTranspose1d (kernel = 2 × stride f) as one matrix product and
+    an overlap-add: each input step t writes 2f output samples, the first f at t·f and the last f
+    at (t+1)·f. 3.5 ms against 7.0 ms for torch's own at the decoder's top level (128 -> 64
+    channels, f 4, length 1792, 1 thread)."""
+
+    def __init__(self, conv: nn.ConvTranspose1d) -> None:
+        super().__init__()
+        factor, kernel = conv.stride[0], conv.kernel_size[0]
+        if kernel != 2 * factor or conv.dilation[0] != 1 or conv.groups != 1:
+            raise ValueError(f"GemmConvTranspose1d takes kernel = 2 x stride, got {conv}")
+        self.factor = factor
+        self.out_channels = conv.out_channels
+        self.padding = conv.padding[0]
+        self.output_padding = conv.output_padding[0]
+        # (in, out, k) -> (k * out, in), tap-major: row j * out + o is tap j of output channel o
+        weight = conv.weight.detach().permute(2, 1, 0).reshape(kernel * conv.out_channels, conv.in_channels)
+        self.register_buffer("weight", weight.contiguous())
+        bias = conv.bias.detach() if conv.bias is not None else torch.zeros(conv.out_channels)
+        self.register_buffer("bias", bias.reshape(-1, 1).contiguous())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        length = x.shape[-1]
+        f, channels = self.factor, self.out_channels
+        out_length = (length - 1) * f - 2 * self.padding + 2 * f + self.output_padding
+        outputs: list[torch.Tensor] = []
+        for item in x:
+            columns = torch.mm(self.weight, item).view(2, f, channels, length)  # [half, j, out, t]
+            full = item.new_zeros(channels, length + 1, f)
+            full[:, 0:length] += columns[0].permute(1, 2, 0)  # taps 0..f-1 land at t·f + j
+            full[:, 1:length + 1] += columns[1].permute(1, 2, 0)  # taps f..2f-1 at (t+1)·f + j
+            flat = full.view(channels, (length + 1) * f)
+            outputs.append(flat[:, self.padding:self.padding + out_length] + self.bias)
+        return outputs[0].unsqueeze(0) if len(outputs) == 1 else torch.stack(outputs)
+
+
+def conv_weights_from_gemm(state: dict, name: str, layer: nn.Module) -> None:
+    """Turn the exported GEMM layouts of layer ``name`` in ``state`` back into torch's layouts."""
+    if isinstance(layer, nn.ConvTranspose1d) and f"{name}.weight" in state and state[f"{name}.weight"].dim() == 2:
+        weight = state[f"{name}.weight"].reshape(layer.kernel_size[0], layer.out_channels, layer.in_channels)
+        state[f"{name}.weight"] = weight.permute(2, 1, 0).contiguous()
+        state[f"{name}.bias"] = state[f"{name}.bias"].reshape(-1)
+    elif isinstance(layer, nn.Conv1d) and f"{name}.taps" in state:
+        state[f"{name}.weight"] = state.pop(f"{name}.taps").permute(1, 2, 0).contiguous()
+        state[f"{name}.bias"] = state[f"{name}.bias"].reshape(-1)
+
+
+def with_gemm_convolutions(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` whose stride-1 'same' Conv1d layers are GemmConv1d and whose
+    kernel = 2 × stride ConvTranspose1d layers are GemmConvTranspose1d."""
+    module = copy.deepcopy(module)
+    for parent in list(module.modules()):
+        for name, child in parent.named_children():
+            if type(child) is nn.Conv1d and child.stride[0] == 1 and child.padding[0] == child.kernel_size[0] // 2:
+                setattr(parent, name, GemmConv1d(child))
+            elif type(child) is nn.ConvTranspose1d and child.kernel_size[0] == 2 * child.stride[0]:
+                setattr(parent, name, GemmConvTranspose1d(child))
+    return module
 
 
 class DecoderForExport(nn.Module):
@@ -150,6 +246,7 @@ def cross_validated_r2(latents: np.ndarray, target: np.ndarray, alpha: float) ->
 
 def export_bundle(run_dir: Path, data_root: Path, out: Path, checkpoint: Path | None = None,
                   overwrite: bool = False) -> Path:
+    """A trained run's best (or given) checkpoint + its data folder -> a verified bundle."""
     run_dir, out = Path(run_dir), Path(out)
     if out.exists() and not overwrite:
         raise ExportError(f"{out}: already exists (use --force to replace it)")
@@ -157,17 +254,22 @@ def export_bundle(run_dir: Path, data_root: Path, out: Path, checkpoint: Path | 
     if not checkpoint.is_file():
         raise ExportError(f"{checkpoint}: checkpoint not found")
     module = load_module(checkpoint)
-    prep = module.train_config.data.prep()
-    pack = load_pack_tree(data_root, prep)
+    pack = load_pack_tree(data_root, module.train_config.data.prep())
     check_data_matches_run(run_dir, pack)
-    analysis = analyse_latents(encode_all(module, pack.audio), measure_pack_features(pack))
+    return write_bundle(module, pack, out, training_metrics(run_dir, checkpoint))
 
+
+def write_bundle(module: LatentPlayModule, pack: LoadedPack, out: Path, metrics: dict) -> Path:
+    """Encode the pack, analyse the latents, write and verify the bundle, then move it into place
+    (replacing ``out``). Nothing is left behind when a check fails."""
+    module = module.eval()
+    analysis = analyse_latents(encode_all(module, pack.audio), measure_pack_features(pack))
     partial = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
         write_torchscript(module, pack.audio[:VERIFY_EXAMPLES], partial)
-        sidecar = build_sidecar(module, pack, analysis, partial, run_dir, checkpoint)
+        sidecar = build_sidecar(module, pack, analysis, partial, metrics)
         validate_sidecar(sidecar, partial / SIDECAR_NAME)
         (partial / SIDECAR_NAME).write_text(json.dumps(sidecar, indent=1, allow_nan=False) + "\n")
         load_bundle(partial)  # the reader's own checks: schema, cross-field rules, hashes
@@ -188,18 +290,21 @@ def write_torchscript(module: LatentPlayModule, examples: np.ndarray, folder: Pa
         eager_audio = model.decoder(eager_latents)[:, 0, :]
     for name, wrapper, inputs, expected in (
             (ENCODER_NAME, EncoderForExport(model.encoder), audio, eager_latents),
-            (DECODER_NAME, DecoderForExport(model.decoder), eager_latents, eager_audio)):
+            (DECODER_NAME, DecoderForExport(with_gemm_convolutions(model.decoder)), eager_latents, eager_audio)):
         torch.jit.script(wrapper).save(str(folder / name))
         reloaded = torch.jit.load(str(folder / name), map_location="cpu").eval()
         with torch.inference_mode():
             difference = float((reloaded(inputs) - expected).abs().max())
-        if not difference <= MAX_EXPORT_DIFF:
+        # Absolute for outputs within ±1 (audio, latents of trained models), relative beyond:
+        # float32 rounding grows with the signal, e.g. in the large outputs of untrained models.
+        allowed = MAX_EXPORT_DIFF * max(1.0, float(expected.abs().max()))
+        if not difference <= allowed:
             raise ExportError(f"{folder / name}: reloaded TorchScript differs from the eager model by "
-                              f"{difference:.3g} (> {MAX_EXPORT_DIFF})")
+                              f"{difference:.3g} (> {allowed:.3g})")
 
 
 def build_sidecar(module: LatentPlayModule, pack: LoadedPack, analysis: LatentAnalysis, folder: Path,
-                  run_dir: Path, checkpoint: Path) -> dict:
+                  metrics: dict) -> dict:
     decoder_hash = sha256_file(folder / DECODER_NAME)
     samples = [{"path": s.ref.relative_path, "pack": s.ref.pack, "subpack": s.ref.subpack,
                 "latent": latent.tolist(), "features": dict(zip(FEATURE_NAMES, map(float, row)))}
@@ -217,8 +322,7 @@ def build_sidecar(module: LatentPlayModule, pack: LoadedPack, analysis: LatentAn
         "pca": analysis.pca,
         "packs": pack.packs,
         "samples": samples,
-        "training": {"config": module.train_config.to_dict(),
-                     "metrics": training_metrics(run_dir, checkpoint)},
+        "training": {"config": module.train_config.to_dict(), "metrics": metrics},
         "created_by": f"latentplay {__version__} export",
     }
 

@@ -94,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", type=Path, help="also write the full report as JSON")
     evaluate.add_argument("--sweep-samples", type=int, default=8)
     evaluate.set_defaults(handler=cmd_eval)
+
+    bench = commands.add_parser("bench", help="time one regeneration: C++ engine vs Python TorchScript vs eager")
+    bench.add_argument("--bundle", type=Path, action="append", default=[], help="also time this bundle")
+    bench.add_argument("--configs", nargs="*", default=["demo", "seed"],
+                       help="configs to time as untrained bundles (default: demo seed)")
+    bench.add_argument("--runs", type=int, default=30, help="timed runs per figure (>= 20 recommended)")
+    bench.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    bench.set_defaults(handler=cmd_bench)
     return parser
 
 
@@ -222,6 +230,13 @@ def cmd_eval(args) -> int:
     if args.json:
         write_report(report, args.json)
         print(f"Wrote {args.json}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from latentplay.bench import run_bench
+
+    run_bench(args.bundle, args.runs, args.threads, args.configs)
     return 0
 
 

@@ -1,0 +1,162 @@
+"""``latentplay bench``: how fast is one regeneration (project + decode + resample to 48 kHz)?
+
+For each bundle — by default freshly made, untrained bundles of the demo and the seed
+configurations (timing does not depend on the weights), plus any --bundle given — and for 1 and
+2 intra-op threads, side by side in the same run:
+  C++ engine          latentplay._engine.Engine.regenerate (what the plugin runs)
+  Python TorchScript  numpy projector + torch.jit decoder.ts + python-soxr
+  Python eager        numpy projector + the nn.Module decoder (weights from decoder.ts) + python-soxr
+Each figure is the median (and the 10th–90th percentile spread) over --runs runs after warm-up,
+and a ratio to the FLOP bound: 2 × decoder MACs / the machine's single-thread GEMM rate,
+measured in the same run (torch.mm, float32).
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import soxr
+import torch
+
+from latentplay.bundle import load_bundle
+from latentplay.render import ReferenceRenderer
+
+HOST_RATE = 48000
+GEMM_SIZE = 1024
+
+
+@dataclass
+class Timing:
+    bundle: str
+    threads: int
+    implementation: str
+    median_ms: float
+    p10_ms: float
+    p90_ms: float
+
+
+def time_calls(call: Callable[[], object], runs: int, warmup: int = 3) -> list[float]:
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        samples.append(1000 * (time.perf_counter() - started))
+    return samples
+
+
+def single_thread_gemm_gflops(repeats: int = 5) -> float:
+    """Best-of float32 GEMM rate on one thread (the FLOP bound's denominator)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    a, b = torch.randn(GEMM_SIZE, GEMM_SIZE), torch.randn(GEMM_SIZE, GEMM_SIZE)
+    torch.mm(a, b)
+    best = min(time_calls(lambda: torch.mm(a, b), runs=repeats, warmup=1)) / 1000
+    torch.set_num_threads(previous)
+    return 2 * GEMM_SIZE**3 / best / 1e9
+
+
+def make_untrained_bundle(config_name: str, folder: Path) -> Path:
+    """A verified bundle of an untrained model of this config, over a small procedural pack."""
+    from latentplay.dataset import load_pack_tree
+    from latentplay.export.exporter import write_bundle
+    from latentplay.synth import write_pack
+    from latentplay.training.config import load_config
+    from latentplay.training.lightning import LatentPlayModule
+
+    torch.manual_seed(0)
+    config = load_config(config_name)
+    data = folder / "data"
+    if not data.exists():
+        write_pack(data, n=10, seed=1)
+    module = LatentPlayModule(config.to_dict(), [60.0, 4.0, 120.0], [20.0, 3.0, 60.0])
+    pack = load_pack_tree(data, config.data.prep())
+    return write_bundle(module, pack, folder / f"{config_name}-untrained.latentplay",
+                        {"note": "untrained, made by latentplay bench"})
+
+
+def eager_decoder(renderer: ReferenceRenderer) -> torch.nn.Module:
+    """The nn.Module decoder of the bundle's config, with the weights of its decoder.ts."""
+    from latentplay.export.exporter import conv_weights_from_gemm
+    from latentplay.training.config import from_dict
+    from latentplay.training.model import Decoder
+
+    config = from_dict(renderer.bundle.sidecar["training"]["config"])
+    decoder = Decoder(config.model, renderer.bundle.length)
+    state = {key.removeprefix("decoder."): value for key, value in renderer.decoder.state_dict().items()}
+    for name, layer in decoder.named_modules():
+        conv_weights_from_gemm(state, name, layer)  # exported layouts back to torch's
+    decoder.load_state_dict(state)
+    return decoder.eval()
+
+
+def bench_bundle(path: Path, threads: int, runs: int) -> list[Timing]:
+    from latentplay import _engine
+
+    torch.set_num_threads(threads)
+    _engine.set_intra_op_threads(threads)  # the same libtorch pool as torch's: set both anyway
+    engine = _engine.Engine(str(path))
+    renderer = ReferenceRenderer(path)
+    eager = eager_decoder(renderer)
+    frequency = renderer.bundle.controls[2]
+    controls = {"frequency": (frequency.minimum + frequency.maximum) / 2}
+    latent = renderer.bundle.samples[0].latent
+
+    def python_regeneration(decode: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[], np.ndarray]:
+        def call() -> np.ndarray:
+            moved = renderer.move(latent, controls)
+            with torch.inference_mode():
+                audio = decode(torch.as_tensor(moved, dtype=torch.float32)[None])[0].numpy()
+            return soxr.resample(audio.reshape(-1), renderer.bundle.sample_rate, HOST_RATE, quality="HQ")
+        return call
+
+    implementations = {
+        "C++ engine": lambda: engine.regenerate(0, controls, HOST_RATE),
+        "Python TorchScript": python_regeneration(renderer.decoder),
+        "Python eager": python_regeneration(eager),
+    }
+    timings = []
+    for name, call in implementations.items():
+        samples = time_calls(call, runs)
+        p10, p90 = np.percentile(samples, [10, 90])
+        timings.append(Timing(path.name, threads, name, statistics.median(samples), float(p10), float(p90)))
+    return timings
+
+
+def decoder_gmacs(path: Path) -> float:
+    from latentplay.training.config import from_dict
+    from latentplay.training.model import decoder_macs
+
+    bundle = load_bundle(path)
+    config = from_dict(bundle.sidecar["training"]["config"])
+    return decoder_macs(config.model, bundle.length) / 1e9
+
+
+def run_bench(extra_bundles: list[Path], runs: int, threads: list[int], configs: list[str]) -> list[Timing]:
+    gflops = single_thread_gemm_gflops()
+    print(f"single-thread float32 GEMM ({GEMM_SIZE}²): {gflops:.1f} GFLOP/s")
+    with tempfile.TemporaryDirectory(prefix="latentplay-bench-") as folder:
+        bundles = [make_untrained_bundle(name, Path(folder)) for name in configs] + list(extra_bundles)
+        timings = []
+        for path in bundles:
+            gmacs = decoder_gmacs(path)
+            bound_ms = 2 * gmacs / gflops * 1000
+            print(f"\n{path.name}: decoder {gmacs:.3f} GMAC per one-shot, FLOP bound {bound_ms:.1f} ms (1 thread)")
+            print(f"{'threads':>7}  {'implementation':20s} {'median ms':>9}  {'p10–p90 ms':>13}  "
+                  f"{'× bound':>7}  {'vs eager':>8}")
+            for count in threads:
+                rows = bench_bundle(path, count, runs)
+                eager = next(row.median_ms for row in rows if row.implementation == "Python eager")
+                for row in rows:
+                    print(f"{count:>7}  {row.implementation:20s} {row.median_ms:9.2f}  "
+                          f"{row.p10_ms:6.2f}–{row.p90_ms:6.2f}  {row.median_ms / bound_ms:7.2f}  "
+                          f"{eager / row.median_ms:7.2f}×")
+                timings += rows
+    return timings
