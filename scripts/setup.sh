@@ -9,6 +9,8 @@ DEBIAN_PACKAGES=(
   build-essential cmake pkg-config      # the C++ side, built by scikit-build-core
   libeigen3-dev nlohmann-json3-dev      # the engine's linear algebra and JSON
   libssl-dev catch2                     # sha256 of bundle files; C++ unit tests
+  juce-modules-source                   # JUCE 7 (CMake API) for the plugin, with its Linux deps
+  xvfb openbox xdotool imagemagick      # the plugin editor's screenshot test (virtual screen)
   python3-venv python3-dev              # a venv for Debian's own python3
   libsndfile1 libsoxr-dev               # audio I/O and the resampler the C++ engine will use
   hydrogen-drumkits hydrogen-data       # real recorded drum kits (latentplay kits, loader tests)
@@ -43,7 +45,7 @@ install_python_environment() {
   # hence no build isolation; it is redone only when the build description or C++ sources change.
   local stamp=.venv/.latentplay-installed
   local wanted
-  wanted=$(find pyproject.toml CMakeLists.txt plugin/engine tests/engine/cpp -type f | sort | xargs cat \
+  wanted=$(find pyproject.toml CMakeLists.txt plugin tests/engine/cpp -type f | sort | xargs cat \
     | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     echo "== Installing latentplay (editable, dev extras)"

@@ -1,0 +1,72 @@
+// The editor (message thread only): bundle chooser and status, pack and sample selectors, the
+// five controls in their units, mix and gain, the current one-shot's waveform, and the latent
+// map (training samples by pack, the current point z' moving as the controls change; a click
+// selects the nearest sample).
+#pragma once
+
+#include <juce_audio_utils/juce_audio_utils.h>
+
+#include "PluginProcessor.h"
+
+namespace latentplay {
+
+class LatentMap : public juce::Component {
+ public:
+  explicit LatentMap(LatentPlayProcessor& processor) : processor_(processor) {}
+  void paint(juce::Graphics& g) override;
+  void mouseDown(const juce::MouseEvent& event) override;
+  void refresh();  // re-read the bundle's points and the current z'
+
+ private:
+  juce::Point<float> toScreen(double pc1, double pc2) const;
+  LatentPlayProcessor& processor_;
+  std::vector<juce::Point<double>> points_;  // every sample's (PC1, PC2)
+  std::vector<int> pack_of_;
+  juce::StringArray packs_;
+  juce::Point<double> current_;
+  bool has_current_ = false;
+  juce::Rectangle<double> bounds_;
+};
+
+class WaveformView : public juce::Component {
+ public:
+  void setAudio(std::vector<float> audio) {
+    audio_ = std::move(audio);
+    repaint();
+  }
+  void paint(juce::Graphics& g) override;
+
+ private:
+  std::vector<float> audio_;
+};
+
+class LatentPlayEditor : public juce::AudioProcessorEditor, private juce::Timer {
+ public:
+  explicit LatentPlayEditor(LatentPlayProcessor& processor);
+  ~LatentPlayEditor() override;
+  void paint(juce::Graphics& g) override;
+  void resized() override;
+
+ private:
+  void timerCallback() override;
+  void chooseBundle();
+  void refreshBundleLists();
+
+  using SliderAttachment = juce::AudioProcessorValueTreeState::SliderAttachment;
+  LatentPlayProcessor& processor_;
+  juce::TextButton choose_button_{"Bundle..."}, audition_button_{"Audition"};
+  juce::Label status_;
+  juce::ComboBox pack_box_, sample_box_;
+  std::array<juce::Slider, kNumControls> control_sliders_;
+  std::array<juce::Label, kNumControls> control_labels_;
+  juce::Slider mix_slider_, gain_slider_;
+  juce::Label mix_label_, gain_label_;
+  std::vector<std::unique_ptr<SliderAttachment>> attachments_;
+  LatentMap map_;
+  WaveformView waveform_;
+  std::unique_ptr<juce::FileChooser> chooser_;
+  std::uint64_t shown_engine_ = 0;
+  const Engine* shown_engine_pointer_ = nullptr;
+};
+
+}  // namespace latentplay

@@ -1,0 +1,119 @@
+// The LatentPlay instrument's processor.
+//
+// Where work happens:
+//   message thread  construction, bundle loading (load + validate + warm-up), state, editor;
+//   worker thread   Regenerator: every inference (project + decode + resample);
+//   audio thread    processBlock: MIDI -> voices over the current one-shot. It never allocates,
+//                   locks or runs inference — except in offline rendering (isNonRealtime), where
+//                   a note may wait for the one-shot of the parameter values in force at that
+//                   note, so that bounces are deterministic.
+#pragma once
+
+#include <juce_audio_processors/juce_audio_processors.h>
+
+#include <array>
+#include <atomic>
+#include <memory>
+
+#include "Regenerator.h"
+#include "Voices.h"
+
+namespace latentplay {
+
+namespace ids {
+inline const juce::ParameterID pc1{"pc1", 1}, pc2{"pc2", 1}, frequency{"frequency", 1}, attack{"attack", 1},
+    release{"release", 1}, sample{"sample", 1}, mix{"mix", 1}, output_gain{"output_gain", 1},
+    velocity_sensitivity{"velocity_sensitivity", 1}, key_tracking{"key_tracking", 1}, root_note{"root_note", 1},
+    choke{"choke", 1};
+inline const std::array<juce::ParameterID, kNumControls> controls{pc1, pc2, frequency, attack, release};
+}  // namespace ids
+
+constexpr int kMaxSamples = 4096;       // range of the Sample parameter (clamped to the bundle's count)
+constexpr int kOfflineWaitMs = 20000;   // longest an offline note waits for its one-shot
+
+// The loaded bundle's control ranges, for the parameters' text (any thread).
+struct ControlRanges {
+  std::array<std::atomic<float>, kNumControls> minimum{}, maximum{};
+  std::atomic<bool> known{false};
+};
+
+class LatentPlayProcessor : public juce::AudioProcessor {
+ public:
+  LatentPlayProcessor();
+  ~LatentPlayProcessor() override;
+
+  void prepareToPlay(double sample_rate, int block_size) override;
+  void releaseResources() override {}
+  // Silences every voice before the next block (hosts call it when the transport jumps; it may
+  // come from another thread, so the audio thread does the work).
+  void reset() override { reset_requested_.store(true); }
+  bool isBusesLayoutSupported(const BusesLayout& layouts) const override;
+  void processBlock(juce::AudioBuffer<float>& buffer, juce::MidiBuffer& midi) override;
+
+  juce::AudioProcessorEditor* createEditor() override;
+  bool hasEditor() const override { return true; }
+  const juce::String getName() const override { return "LatentPlay"; }
+  bool acceptsMidi() const override { return true; }
+  bool producesMidi() const override { return false; }
+  bool isMidiEffect() const override { return false; }
+  double getTailLengthSeconds() const override { return 0.5; }
+  int getNumPrograms() override { return 1; }
+  int getCurrentProgram() override { return 0; }
+  void setCurrentProgram(int) override {}
+  const juce::String getProgramName(int) override { return {}; }
+  void changeProgramName(int, const juce::String&) override {}
+  void getStateInformation(juce::MemoryBlock& data) override;
+  void setStateInformation(const void* data, int size) override;
+
+  // Message thread. Loads and checks a bundle; on failure the plugin stays loaded and silent and
+  // getStatus() says why. snap_controls: set the five controls to the chosen sample's own values.
+  bool loadBundle(const juce::File& folder, bool snap_controls);
+  // Message thread: select a sample and set the five controls to its own values (z' = z).
+  void selectSample(int index);
+  // Message thread: plays the current one-shot once (the editor's audition button).
+  void audition() { audition_requested_.store(true); }
+
+  juce::String getStatus() const;
+  std::shared_ptr<const Engine> engine() const { return regenerator_->engine(); }
+  juce::File bundleFolder() const;
+  // The latent point the current parameter values ask for (message thread; for the latent map).
+  Eigen::VectorXd currentLatent() const;
+  // A copy of the newest one-shot the worker made (message thread; for the waveform view).
+  std::vector<float> currentWaveform() const;
+
+  juce::AudioProcessorValueTreeState parameters;
+
+ private:
+  juce::AudioProcessorValueTreeState::ParameterLayout createLayout();
+  juce::File defaultBundle() const;
+  void setStatus(const juce::String& text);
+  void adopt(OneShot* shot);
+  void retireIdle();
+  void startNote(const juce::MidiMessage& message);
+  float controlValue(int k) const;
+
+  ControlRanges ranges_;
+  std::unique_ptr<Regenerator> regenerator_;
+  Voices voices_;
+  OneShot* current_ = nullptr;                 // audio thread
+  std::array<OneShot*, 2 * Voices::kMaxVoices> draining_{};  // audio thread: replaced, still playing
+  int draining_count_ = 0;
+  std::atomic<bool> audition_requested_{false};
+  std::atomic<bool> reset_requested_{false};
+
+  mutable juce::CriticalSection status_lock_;  // message thread and worker, never the audio thread
+  juce::String status_;
+  juce::File bundle_folder_;
+  juce::String bundle_model_id_;
+
+  std::atomic<float>* mix_ = nullptr;
+  std::atomic<float>* gain_db_ = nullptr;
+  std::atomic<float>* velocity_sensitivity_ = nullptr;
+  std::atomic<float>* key_tracking_ = nullptr;
+  std::atomic<float>* root_note_ = nullptr;
+  std::atomic<float>* choke_ = nullptr;
+
+  JUCE_DECLARE_NON_COPYABLE_WITH_LEAK_DETECTOR(LatentPlayProcessor)
+};
+
+}  // namespace latentplay

@@ -1,0 +1,104 @@
+// The regeneration worker: the only thread that runs inference.
+//
+// Threads and their rules (see also PluginProcessor.h):
+//   message thread  sets the engine (loadBundle), reads metadata;
+//   worker thread   ("LatentPlay regenerate") polls the wanted render key every 2 ms, renders
+//                   project + decode + resample when it changed (bursts coalesce: the latest
+//                   values win), publishes the finished OneShot, frees retired ones;
+//   audio thread    never allocates, locks or runs inference: it takes a published OneShot with
+//                   one atomic exchange and hands old ones back through a lock-free FIFO.
+#pragma once
+
+#include <juce_core/juce_core.h>
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "latentplay/engine.hpp"
+
+namespace latentplay {
+
+// Everything a one-shot depends on; two equal keys give bit-identical audio.
+struct RenderKey {
+  std::uint64_t engine_serial = 0;  // which loaded bundle
+  int sample = 0;
+  std::array<float, kNumControls> controls{};  // normalised 0..1 positions in the controls' ranges
+  float mix = 1.0f;
+  double rate = 0.0;
+  bool operator==(const RenderKey& other) const {
+    return engine_serial == other.engine_serial && sample == other.sample && controls == other.controls &&
+           mix == other.mix && rate == other.rate;
+  }
+  bool operator!=(const RenderKey& other) const { return !(*this == other); }
+};
+
+struct OneShot {
+  RenderKey key;
+  std::vector<float> audio;  // mono, at key.rate
+  int active_voices = 0;     // audio thread only
+};
+
+// Where the worker reads the current parameter values (the processor's atomics).
+struct ParameterSource {
+  std::array<std::atomic<float>*, kNumControls> controls{};
+  std::atomic<float>* sample = nullptr;
+  std::atomic<float>* mix = nullptr;
+};
+
+class Regenerator : private juce::Thread {
+ public:
+  explicit Regenerator(ParameterSource parameters);
+  ~Regenerator() override;
+
+  // Message thread. nullptr = no usable bundle (silence).
+  void setEngine(std::shared_ptr<const Engine> engine);
+  std::shared_ptr<const Engine> engine() const;
+
+  // Any thread, lock-free.
+  void setHostRate(double rate) { host_rate_.store(rate); }
+  RenderKey wantedKey() const;
+
+  // Audio thread, lock-free: the newest finished one-shot, or nullptr.
+  OneShot* takeFresh() { return published_.exchange(nullptr); }
+  // Audio thread, lock-free: give a one-shot no voice plays any more back to the worker.
+  bool retire(OneShot* shot);
+
+  // Offline rendering only (the audio thread may block): the one-shot for `key`, waiting for
+  // the worker as long as needed (up to `timeout_ms`); nullptr on timeout or without a bundle.
+  OneShot* waitFor(const RenderKey& key, int timeout_ms);
+
+  juce::String lastError() const;
+  // A copy of the newest rendered one-shot (message thread, for the editor's waveform).
+  std::vector<float> latestAudio() const;
+
+ private:
+  void run() override;
+  void freeRetired();
+  std::vector<float> render(const Engine& engine, const RenderKey& key);
+
+  ParameterSource parameters_;
+  std::atomic<double> host_rate_{44100.0};
+  std::atomic<std::uint64_t> engine_serial_{0};
+
+  mutable std::mutex engine_mutex_;  // message thread <-> worker, never the audio thread
+  std::shared_ptr<const Engine> engine_;
+
+  std::atomic<OneShot*> published_{nullptr};
+  juce::AbstractFifo retired_fifo_{64};
+  std::array<OneShot*, 64> retired_{};
+
+  // Worker-only cache: the selected sample's own one-shot, for the dry side of Mix.
+  RenderKey dry_key_;
+  std::vector<float> dry_;
+  RenderKey last_rendered_;
+  bool rendered_any_ = false;
+
+  mutable juce::CriticalSection error_lock_;  // worker <-> message thread
+  juce::String last_error_;
+  std::vector<float> latest_audio_;
+};
+
+}  // namespace latentplay
