@@ -138,3 +138,44 @@ def test_broken_bundle_gives_silence(load_plugin, smoke_export, tmp_path, case):
     case[1](bundle)
     plugin = load_plugin(bundle)
     assert np.all(render(plugin, [note(60, 127, 0.0)]) == 0)
+
+
+def test_mix_zero_plays_the_sample_itself(load_plugin, smoke_export, engine):
+    plugin = load_plugin(smoke_export[2])
+    plugin.parameters["frequency"].raw_value = 0.95  # far from the sample's own value
+    plugin.mix = 0.0
+    output = render(plugin, [note(60, 127, 0.0)])
+    own = engine.regenerate(0, {}, 48000)  # z' = z: the sample's own one-shot
+    assert np.max(np.abs(output[0, :len(own)] - own)) < 1e-6
+
+
+def test_key_tracking_transposes_around_the_root(load_plugin, smoke_export, engine):
+    plugin = load_plugin(smoke_export[2])
+    plugin.key_tracking = True
+    output = render(plugin, [note(72, 127, 0.0)])  # an octave above the root note 60
+    one_shot = expected_one_shot(engine, plugin, 48000)
+    played = np.flatnonzero(np.abs(output[0]) > 0)
+    assert abs(played[-1] + 1 - len(one_shot) / 2) <= 2  # twice as fast: half as long
+    assert np.max(np.abs(output[0, :len(one_shot) // 2] - one_shot[::2][:len(one_shot) // 2])) < 1e-5
+
+
+def test_choke_cuts_the_previous_note(load_plugin, smoke_export, engine):
+    plugin = load_plugin(smoke_export[2])
+    plugin.choke = True
+    second = 2000
+    output = render(plugin, [note(60, 127, 0.0), note(60, 127, at(second, 48000))])
+    one_shot = expected_one_shot(engine, plugin, 48000)
+    assert np.max(np.abs(output[0, second:second + len(one_shot)] - one_shot)) < 1e-6
+
+
+def test_state_pointing_to_a_moved_bundle_restores_silently(load_plugin, smoke_export, tmp_path):
+    moved = tmp_path / "moved.latentplay"
+    import shutil
+
+    shutil.copytree(smoke_export[2], moved)
+    plugin = load_plugin(moved)
+    state = plugin.raw_state
+    shutil.rmtree(moved)
+    restored = load_plugin(None)
+    restored.raw_state = state  # the bundle is gone: no crash, silence
+    assert np.all(render(restored, [note(60, 127, 0.0)]) == 0)
