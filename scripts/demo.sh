@@ -1,19 +1,18 @@
 #!/usr/bin/env bash
-# The demo, from a fresh Debian machine: installs what it needs, generates the procedural kick
-# pack, trains the demo model on the CPU for a short budget, exports it as a model bundle,
-# evaluates it and draws its latent map. DEMO_MINUTES (default 5) sets the training budget.
+# The demo, from a fresh Debian machine: installs everything and builds the plugin, then renders
+# the demo groove (presets/demo-groove.mid, 4 bars at 128 BPM) through the real LatentPlay VST3,
+# offline, with the five controls automated in turn across their ranges, and draws it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$SECONDS
 bash scripts/setup.sh
-latentplay=.venv/bin/latentplay
-$latentplay synth-pack data/synth-kicks
-$latentplay train data/synth-kicks --config demo --out runs/demo --logger wandb \
-  --max-minutes "${DEMO_MINUTES:-5}"
-$latentplay export runs/demo --data data/synth-kicks --out out/demo.latentplay --force
-$latentplay eval out/demo.latentplay --data data/synth-kicks --json out/demo-eval.json
-$latentplay plot out/demo.latentplay --out out/demo-map.png
-$latentplay regen out/demo.latentplay --sample 0 --frequency 45 --out out/demo-regen-45hz.wav
+.venv/bin/latentplay render --midi presets/demo-groove.mid --bundle presets/demo.latentplay \
+  --automate frequency=min:max@0:0.2 --automate attack=min:max@0.2:0.4 --automate release=min:max@0.4:0.6 \
+  --automate pc1=min:max@0.6:0.8 --automate pc2=min:max@0.8:1 \
+  --out out/demo.wav --plot out/demo.png
+vst3=build/python/plugin/LatentPlay_artefacts/Release/VST3/LatentPlay.vst3
 echo
-echo "Demo done. Training run: runs/demo (checkpoints, examples/, wandb offline run)."
-echo "Model bundle: out/demo.latentplay; evaluation: out/demo-eval.json; latent map: out/demo-map.png;"
-echo "a regenerated kick moved to 45 Hz: out/demo-regen-45hz.wav"
+echo "Demo done in $((SECONDS - started)) s: listen to out/demo.wav, look at out/demo.png."
+echo "The plugin: $vst3 (it carries the demo bundle and 8 factory presets)."
+echo "Load it in a DAW: cmake --build build/python --target install_vst3 copies it into ~/.vst3;"
+echo "rescan plugins, add LatentPlay as an instrument, play notes; choose your own bundle with Bundle..."

@@ -170,6 +170,18 @@ LatentPlayEditor::LatentPlayEditor(LatentPlayProcessor& processor)
   };
   addAndMakeVisible(pack_box_);
   addAndMakeVisible(sample_box_);
+  presets_ = processor.factoryPresets();
+  preset_box_.setTextWhenNothingSelected("Preset");
+  for (int i = 0; i < presets_.size(); ++i) {
+    const juce::var preset = juce::JSON::parse(presets_[i]);
+    preset_box_.addItem(preset.getProperty("name", presets_[i].getFileNameWithoutExtension()).toString(), i + 1);
+  }
+  preset_box_.onChange = [this] {
+    const int index = preset_box_.getSelectedId() - 1;
+    if (index >= 0 && index < presets_.size())
+      processor_.applyPreset(juce::JSON::parse(presets_[index]).getProperty("parameters", {}));
+  };
+  addAndMakeVisible(preset_box_);
   addAndMakeVisible(map_);
   addAndMakeVisible(waveform_);
   setResizable(true, true);
@@ -232,7 +244,9 @@ void LatentPlayEditor::resized() {
   status_.setBounds(top.reduced(4, 0));
   area.removeFromTop(6);
   auto selectors = area.removeFromTop(26);
-  pack_box_.setBounds(selectors.removeFromLeft(selectors.getWidth() / 3).reduced(2, 0));
+  const int third = selectors.getWidth() / 4;
+  preset_box_.setBounds(selectors.removeFromLeft(third).reduced(2, 0));
+  pack_box_.setBounds(selectors.removeFromLeft(third).reduced(2, 0));
   sample_box_.setBounds(selectors.reduced(2, 0));
   area.removeFromTop(8);
   auto left = area.removeFromLeft(area.getWidth() * 5 / 11);

@@ -56,7 +56,8 @@ class LatentPlayEditor : public juce::AudioProcessorEditor, private juce::Timer 
   LatentPlayProcessor& processor_;
   juce::TextButton choose_button_{"Bundle..."}, audition_button_{"Audition"};
   juce::Label status_;
-  juce::ComboBox pack_box_, sample_box_;
+  juce::ComboBox pack_box_, sample_box_, preset_box_;
+  juce::Array<juce::File> presets_;
   std::array<juce::Slider, kNumControls> control_sliders_;
   std::array<juce::Label, kNumControls> control_labels_;
   juce::Slider mix_slider_, gain_slider_;

@@ -96,13 +96,43 @@ LatentPlayProcessor::~LatentPlayProcessor() {
   for (int i = 0; i < draining_count_; ++i) delete draining_[static_cast<size_t>(i)];
 }
 
-juce::File LatentPlayProcessor::defaultBundle() const {
-  const juce::String from_environment = juce::SystemStats::getEnvironmentVariable("LATENTPLAY_BUNDLE", {});
-  if (from_environment.isNotEmpty()) return juce::File(from_environment);
+juce::File LatentPlayProcessor::resourcesFolder() const {
   // Inside a plugin, currentExecutableFile is the plugin's own binary:
   // LatentPlay.vst3/Contents/x86_64-linux/LatentPlay.so -> LatentPlay.vst3/Contents/Resources/
   const juce::File binary = juce::File::getSpecialLocation(juce::File::currentExecutableFile);
-  return binary.getParentDirectory().getSiblingFile("Resources").getChildFile("default.latentplay");
+  return binary.getParentDirectory().getSiblingFile("Resources");
+}
+
+juce::File LatentPlayProcessor::defaultBundle() const {
+  const juce::String from_environment = juce::SystemStats::getEnvironmentVariable("LATENTPLAY_BUNDLE", {});
+  if (from_environment.isNotEmpty()) return juce::File(from_environment);
+  return resourcesFolder().getChildFile("default.latentplay");
+}
+
+juce::Array<juce::File> LatentPlayProcessor::factoryPresets() const {
+  juce::Array<juce::File> presets =
+      resourcesFolder().getChildFile("presets").findChildFiles(juce::File::findFiles, false, "*.json");
+  presets.sort();
+  return presets;
+}
+
+void LatentPlayProcessor::applyPreset(const juce::var& values) {
+  const auto current = regenerator_->engine();
+  if (current == nullptr || !values.isObject()) return;
+  if (values.hasProperty("sample")) selectSample(static_cast<int>(values["sample"]));
+  const Bundle& bundle = current->bundle();
+  for (const auto& property : values.getDynamicObject()->getProperties()) {
+    const juce::String id = property.name.toString();
+    if (id == "sample") continue;
+    auto* parameter = parameters.getParameter(id);
+    if (parameter == nullptr) continue;  // unknown names are ignored, as old presets may hold some
+    const float value = static_cast<float>(static_cast<double>(property.value));
+    float position = parameter->convertTo0to1(value);
+    for (int k = 0; k < kNumControls; ++k)
+      if (id == ids::controls[static_cast<size_t>(k)].getParamID())
+        position = static_cast<float>((value - bundle.controls[k].minimum) / bundle.controls[k].span());
+    parameter->setValueNotifyingHost(juce::jlimit(0.0f, 1.0f, position));
+  }
 }
 
 void LatentPlayProcessor::setStatus(const juce::String& text) {

@@ -38,6 +38,11 @@ struct ControlRanges {
 };
 
 class LatentPlayProcessor : public juce::AudioProcessor {
+  // Declared before `parameters`: the parameters' text functions read them, and members are
+  // built in declaration order.
+  ControlRanges ranges_;
+  std::unique_ptr<Regenerator> regenerator_;
+
  public:
   LatentPlayProcessor();
   ~LatentPlayProcessor() override;
@@ -70,6 +75,11 @@ class LatentPlayProcessor : public juce::AudioProcessor {
   bool loadBundle(const juce::File& folder, bool snap_controls);
   // Message thread: select a sample and set the five controls to its own values (z' = z).
   void selectSample(int index);
+  // Message thread: a preset's {parameter id: value in its units}; a "sample" first snaps the
+  // controls to that sample's own values, then the other given values apply (as the CLI does).
+  void applyPreset(const juce::var& parameters_in_units);
+  // The factory presets shipped in LatentPlay.vst3/Contents/Resources/presets/*.json.
+  juce::Array<juce::File> factoryPresets() const;
   // Message thread: plays the current one-shot once (the editor's audition button).
   void audition() { audition_requested_.store(true); }
 
@@ -86,14 +96,13 @@ class LatentPlayProcessor : public juce::AudioProcessor {
  private:
   juce::AudioProcessorValueTreeState::ParameterLayout createLayout();
   juce::File defaultBundle() const;
+  juce::File resourcesFolder() const;
   void setStatus(const juce::String& text);
   void adopt(OneShot* shot);
   void retireIdle();
   void startNote(const juce::MidiMessage& message);
   float controlValue(int k) const;
 
-  ControlRanges ranges_;
-  std::unique_ptr<Regenerator> regenerator_;
   Voices voices_;
   OneShot* current_ = nullptr;                 // audio thread
   std::array<OneShot*, 2 * Voices::kMaxVoices> draining_{};  // audio thread: replaced, still playing

@@ -95,6 +95,33 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--sweep-samples", type=int, default=8)
     evaluate.set_defaults(handler=cmd_eval)
 
+    render = commands.add_parser("render", help="render a MIDI file through the built VST3 (offline, as a DAW bounce)")
+    render.add_argument("--midi", type=Path, required=True)
+    render.add_argument("--bundle", type=Path, help="default: presets/demo.latentplay")
+    render.add_argument("--preset", type=Path, help="a preset JSON (presets/factory/*.json)")
+    render.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a parameter in its units, e.g. --set frequency=55 --set attack=3")
+    render.add_argument("--automate", action="append", default=[], metavar="NAME=FROM:TO[@START:END]",
+                        help="ramp a parameter across the clip (or the fraction START..END of it); "
+                             "FROM/TO may be min or max")
+    render.add_argument("--sr", type=int, default=48000)
+    render.add_argument("--out", type=Path, required=True)
+    render.add_argument("--plot", type=Path, help="also draw waveform, spectrogram and the latent path")
+    render.add_argument("--plugin", type=Path, help="the LatentPlay.vst3 to host (default: the build's)")
+    render.set_defaults(handler=cmd_render)
+
+    expand = commands.add_parser("expand", help="grow a new sample pack: variations of samples over the controls")
+    expand.add_argument("bundle", type=Path)
+    expand.add_argument("--out", type=Path, required=True)
+    expand.add_argument("--samples", nargs="*", default=[], help="sample names (default: --count spread evenly)")
+    expand.add_argument("--count", type=int, default=4)
+    expand.add_argument("--grid", action="append", default=[], metavar="CONTROL=FROM:TO:STEPS")
+    expand.add_argument("--random", type=int, default=0, metavar="STEPS", help="random-walk steps per sample")
+    expand.add_argument("--spread", type=float, default=0.1, help="random step, as a fraction of each range")
+    expand.add_argument("--seed", type=int, default=0)
+    expand.add_argument("--sr", type=int, help="output rate (default: the model's)")
+    expand.set_defaults(handler=cmd_expand)
+
     bench = commands.add_parser("bench", help="time one regeneration: C++ engine vs Python TorchScript vs eager")
     bench.add_argument("--bundle", type=Path, action="append", default=[], help="also time this bundle")
     bench.add_argument("--configs", nargs="*", default=["demo", "seed"],
@@ -230,6 +257,39 @@ def cmd_eval(args) -> int:
     if args.json:
         write_report(report, args.json)
         print(f"Wrote {args.json}")
+    return 0
+
+
+def cmd_render(args) -> int:
+    from latentplay import host
+    from latentplay.audio import write_wav
+    from latentplay.midi import read_notes
+
+    bundle = args.bundle or host.DEFAULT_BUNDLE
+    notes = read_notes(args.midi)
+    settings = host.load_preset(args.preset) if args.preset else {}
+    settings.update(host.parse_settings(args.set))
+    plugin = host.load_instrument(args.plugin or host.DEFAULT_VST3, bundle)
+    ranges = host.parameter_ranges(plugin)
+    automations = [host.Automation.parse(text, ranges) for text in args.automate]
+    host.apply_preset(plugin, bundle, settings)
+    audio, in_force = host.render_notes(plugin, notes, automations, args.sr)
+    write_wav(args.out, audio.T, args.sr)
+    print(f"Wrote {args.out} ({audio.shape[1] / args.sr:.2f} s, {len(notes)} notes, {args.sr} Hz, stereo)")
+    if args.plot:
+        sample = int(round(plugin.parameters["sample"].raw_value * 4095))
+        path = host.latent_path(bundle, in_force, sample)
+        print(f"Wrote {host.plot_render(audio, args.sr, bundle, path, args.plot)}")
+    return 0
+
+
+def cmd_expand(args) -> int:
+    from latentplay.expand import GridAxis, expand_pack
+
+    axes = [GridAxis.parse(text) for text in args.grid]
+    manifest = expand_pack(args.bundle, args.out, args.samples, args.count, axes, args.random, args.spread,
+                           args.seed, args.sr)
+    print(f"Wrote the variations and {manifest} (and manifest.json) under {args.out}")
     return 0
 
 

@@ -1,0 +1,226 @@
+"""Hosting the built LatentPlay VST3 in pedalboard: what `latentplay render` runs, so that what
+you hear is what a DAW's offline bounce gives.
+
+Automation is rendered in chunks, one per note: before each note the automated controls are set
+to their ramp value at that note's time, then the plugin renders up to the next note without a
+reset, so ringing notes carry on across chunks. Offline, each note plays the one-shot of the
+values in force at that note, so the result is deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from latentplay.bundle import CONTROL_NAMES
+from latentplay.midi import Note
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+DEFAULT_VST3 = REPOSITORY / "build" / "python" / "plugin" / "LatentPlay_artefacts" / "Release" / "VST3" / "LatentPlay.vst3"
+DEFAULT_BUNDLE = REPOSITORY / "presets" / "demo.latentplay"
+TAIL_S = 0.6  # rendered after the last note: one one-shot and some room
+
+
+@dataclass(frozen=True)
+class Automation:
+    """A linear ramp of one parameter from `start` to `end` over [from_fraction, to_fraction] of
+    the clip; outside that window the parameter keeps its base value (default, preset or --set),
+    so that several controls can be automated in turn."""
+
+    parameter: str
+    start: float
+    end: float
+    from_fraction: float = 0.0
+    to_fraction: float = 1.0
+
+    def value_at(self, fraction: float, base: float) -> float:
+        if not self.from_fraction <= fraction <= self.to_fraction:
+            return base
+        progress = (fraction - self.from_fraction) / (self.to_fraction - self.from_fraction)
+        return self.start + progress * (self.end - self.start)
+
+    @classmethod
+    def parse(cls, text: str, ranges: dict[str, tuple[float, float]]) -> "Automation":
+        """``NAME=FROM:TO`` or ``NAME=FROM:TO@START:END`` (START/END: fractions of the clip);
+        FROM and TO may be ``min`` or ``max``: the ends of the parameter's range in `ranges`."""
+        def value(word: str, name: str) -> float:
+            if word in ("min", "max"):
+                if name not in ranges:
+                    raise ValueError(f"--automate {text!r}: unknown parameter {name!r}")
+                return ranges[name][0 if word == "min" else 1]
+            return float(word)
+
+        try:
+            name, ramp = text.split("=", 1)
+            name = name.strip()
+            values, _, window = ramp.partition("@")
+            start, end = (value(v.strip(), name) for v in values.split(":"))
+            from_fraction, to_fraction = (float(v) for v in window.split(":")) if window else (0.0, 1.0)
+        except ValueError:
+            raise ValueError(f"--automate {text!r}: expected NAME=FROM:TO or NAME=FROM:TO@START:END") from None
+        if not 0 <= from_fraction < to_fraction <= 1:
+            raise ValueError(f"--automate {text!r}: the window must satisfy 0 <= START < END <= 1")
+        return cls(name, start, end, from_fraction, to_fraction)
+
+
+def parse_settings(items: list[str]) -> dict[str, float]:
+    """``NAME=VALUE`` pairs (values in the parameter's own units)."""
+    settings = {}
+    for item in items:
+        name, separator, value = item.partition("=")
+        try:
+            settings[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"--set {item!r}: expected NAME=NUMBER") from None
+        if not separator:
+            raise ValueError(f"--set {item!r}: expected NAME=NUMBER")
+    return settings
+
+
+def load_preset(path: Path) -> dict[str, float]:
+    """A factory or user preset: JSON ``{"name": ..., "parameters": {NAME: VALUE, ...}}``."""
+    try:
+        preset = json.loads(Path(path).read_text())
+        return {str(name): float(value) for name, value in preset["parameters"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ValueError(f"{path}: not a LatentPlay preset ({error})") from None
+
+
+def load_instrument(vst3: Path = DEFAULT_VST3, bundle: Path = DEFAULT_BUNDLE):
+    """A fresh plugin instance playing `bundle` (passed through LATENTPLAY_BUNDLE)."""
+    import pedalboard
+
+    if not Path(vst3).is_dir():
+        raise FileNotFoundError(f"{vst3}: no VST3 bundle (scripts/setup.sh builds it)")
+    if not Path(bundle).is_dir():
+        raise FileNotFoundError(f"{bundle}: no model bundle")
+    os.environ["LATENTPLAY_BUNDLE"] = str(Path(bundle).resolve())
+    return pedalboard.load_plugin(str(vst3))
+
+
+def snap_to_sample(plugin, bundle: Path, index: int) -> None:
+    """Select a sample and set the five controls to its own values (as the editor does), so that
+    the sample sounds as itself until a control is changed."""
+    from latentplay import _engine
+
+    engine = _engine.Engine(str(bundle))
+    own = engine.own_controls(engine.samples[index]["latent"])
+    plugin.parameters["sample"].raw_value = index / 4095.0
+    for name, control in zip(CONTROL_NAMES, engine.controls):
+        low, high = control["range"]
+        plugin.parameters[name].raw_value = min(1.0, max(0.0, (own[name] - low) / (high - low)))
+
+
+def apply_preset(plugin, bundle: Path, settings: dict[str, float]) -> None:
+    """Settings as a preset means them: a sample (if any) with its own control values first, then
+    every other value given."""
+    if "sample" in settings:
+        snap_to_sample(plugin, bundle, int(settings["sample"]))
+    apply_settings(plugin, {name: value for name, value in settings.items() if name != "sample"})
+
+
+def parameter_ranges(plugin) -> dict[str, tuple[float, float]]:
+    """(min, max) of every numeric parameter, in its units (for ``min``/``max`` in automations)."""
+    ranges = {}
+    for name, parameter in plugin.parameters.items():
+        low, high = parameter.range[:2]
+        if low is not None and high is not None:
+            ranges[name] = (float(low), float(high))
+    return ranges
+
+
+def apply_settings(plugin, settings: dict[str, float]) -> None:
+    """Set parameters by name in their own units (pedalboard's snake_case names)."""
+    for name, value in settings.items():
+        if name == "sample":  # an index, not a display text
+            plugin.parameters["sample"].raw_value = value / 4095.0
+        elif name in plugin.parameters:
+            setattr(plugin, name, value)
+        else:
+            known = ", ".join(sorted(set(plugin.parameters) - {"bypass"}))
+            raise ValueError(f"unknown parameter {name!r}; the plugin has: {known}")
+
+
+def render_notes(plugin, notes: list[Note], automations: list[Automation],
+                 sample_rate: int) -> tuple[np.ndarray, list[dict[str, float]]]:
+    """Render `notes` with the plugin's current settings and `automations`; returns the stereo
+    audio and, per note, the raw (0..1) positions of the five controls in force at that note."""
+    base = {a.parameter: float(getattr(plugin, a.parameter)) for a in automations}
+    duration = notes[-1].time_s + TAIL_S
+    starts = [int(round(note.time_s * sample_rate)) for note in notes] + [int(round(duration * sample_rate))]
+    chunks = [render_chunk(plugin, [], starts[0], sample_rate, reset=True)]
+    in_force = []
+    for note, start, end in zip(notes, starts, starts[1:]):
+        apply_settings(plugin, {a.parameter: a.value_at(note.time_s / duration, base[a.parameter])
+                                for a in automations})
+        in_force.append({name: plugin.parameters[name].raw_value for name in CONTROL_NAMES})
+        midi = [(bytes([0x90, note.pitch, note.velocity]), 0.0)]
+        chunks.append(render_chunk(plugin, midi, end - start, sample_rate, reset=False))
+    return np.concatenate(chunks, axis=1), in_force
+
+
+def render_chunk(plugin, midi: list, samples: int, sample_rate: int, reset: bool) -> np.ndarray:
+    if samples <= 0:
+        return np.zeros((2, 0), dtype=np.float32)
+    # pedalboard floors duration x rate: ask for half a sample more to get exactly `samples`
+    audio = plugin(midi, duration=(samples + 0.5) / sample_rate, sample_rate=sample_rate, num_channels=2,
+                   reset=reset)
+    return audio[:, :samples]
+
+
+def latent_path(bundle: Path, in_force: list[dict[str, float]], sample: int) -> np.ndarray:
+    """(notes, 2): the PC1/PC2 coordinates of the latent point each note played."""
+    from latentplay import _engine
+
+    engine = _engine.Engine(str(bundle))
+    latent = engine.samples[sample]["latent"]
+    points = []
+    for positions in in_force:
+        targets = {}
+        for name, control in zip(CONTROL_NAMES, engine.controls):
+            low, high = control["range"]
+            targets[name] = low + float(np.float32(positions[name])) * (high - low)
+        moved = engine.own_controls(engine.move(latent, targets))
+        points.append((moved["pc1"], moved["pc2"]))
+    return np.array(points)
+
+
+def plot_render(audio: np.ndarray, sample_rate: int, bundle_path: Path, path_points: np.ndarray, out: Path) -> Path:
+    """Waveform and spectrogram of a render, and the latent map with the path the notes took."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from latentplay.bundle import load_bundle
+    from latentplay.plot import draw_latent_map
+
+    figure = plt.figure(figsize=(13, 7))
+    grid = figure.add_gridspec(2, 2, width_ratios=(3, 2))
+    time = np.arange(audio.shape[1]) / sample_rate
+    wave = figure.add_subplot(grid[0, 0])
+    wave.plot(time, audio[0], linewidth=0.5)
+    wave.set_xlim(0, time[-1])
+    wave.set_title("Render (left channel)")
+    spectrum = figure.add_subplot(grid[1, 0], sharex=wave)
+    with np.errstate(divide="ignore"):  # digital silence between notes is -inf dB: drawn as the floor
+        spectrum.specgram(audio[0], NFFT=1024, Fs=sample_rate, noverlap=768, cmap="magma", vmin=-120, vmax=-20)
+    spectrum.set_facecolor("black")
+    spectrum.set_ylim(0, 4000)
+    spectrum.set_xlabel("time (s)")
+    spectrum.set_ylabel("Hz")
+    latent = figure.add_subplot(grid[:, 1])
+    draw_latent_map(latent, load_bundle(bundle_path))
+    latent.plot(path_points[:, 0], path_points[:, 1], "-o", color="black", markersize=3, linewidth=1,
+                label="played (per note)")
+    latent.legend(fontsize=8)
+    figure.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=90)
+    plt.close(figure)
+    return out

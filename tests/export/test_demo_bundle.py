@@ -1,0 +1,34 @@
+"""The demo bundle committed in presets/: it validates, and `eval` reproduces the figures
+recorded beside it (presets/demo-eval.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from latentplay.bundle import load_bundle
+from latentplay.evaluate import evaluate_bundle
+from latentplay.synth import write_pack
+
+PRESETS = Path(__file__).resolve().parents[2] / "presets"
+
+
+def test_demo_bundle_validates():
+    bundle = load_bundle(PRESETS / "demo.latentplay")
+    assert len(bundle.samples) == 160 and bundle.packs == ["synth-kicks"]
+    assert sum(f.stat().st_size for f in (PRESETS / "demo.latentplay").iterdir()) < 5_000_000
+
+
+@pytest.mark.slow
+def test_recorded_eval_figures_are_reproduced(tmp_path):
+    recorded = json.loads((PRESETS / "demo-eval.json").read_text())
+    write_pack(tmp_path, n=160, seed=0)  # the data the bundle was trained on (scripts/train-demo-bundle.sh)
+    report = evaluate_bundle(PRESETS / "demo.latentplay", tmp_path)
+    for pack, row in recorded["reconstruction"]["packs"].items():
+        assert report["reconstruction"]["packs"][pack]["mrstft"] == pytest.approx(row["mrstft"], rel=1e-3)
+        assert report["reconstruction"]["packs"][pack]["lsd_db"] == pytest.approx(row["lsd_db"], rel=1e-3)
+    for name, row in recorded["controls"].items():
+        assert report["controls"][name]["spearman_rho"] == pytest.approx(row["spearman_rho"], abs=0.02)
+        assert report["controls"][name]["median_abs_error"] == pytest.approx(row["median_abs_error"], rel=0.02, abs=0.05)
