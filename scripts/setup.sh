@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(
-  build-essential cmake pkg-config      # the C++ side, built by scikit-build-core
+  build-essential cmake ninja-build pkg-config  # the C++ side, built by scikit-build-core
   libeigen3-dev nlohmann-json3-dev      # the engine's linear algebra and JSON
   libssl-dev catch2                     # sha256 of bundle files; C++ unit tests
   juce-modules-source                   # JUCE 7 (CMake API) for the plugin, with its Linux deps

@@ -98,8 +98,15 @@ def load_instrument(vst3: Path = DEFAULT_VST3, bundle: Path = DEFAULT_BUNDLE):
         raise FileNotFoundError(f"{vst3}: no VST3 bundle (scripts/setup.sh builds it)")
     if not Path(bundle).is_dir():
         raise FileNotFoundError(f"{bundle}: no model bundle")
-    os.environ["LATENTPLAY_BUNDLE"] = str(Path(bundle).resolve())
-    return pedalboard.load_plugin(str(vst3))
+    previous = os.environ.get("LATENTPLAY_BUNDLE")
+    os.environ["LATENTPLAY_BUNDLE"] = str(Path(bundle).resolve())  # read once, at construction
+    try:
+        return pedalboard.load_plugin(str(vst3))
+    finally:
+        if previous is None:
+            del os.environ["LATENTPLAY_BUNDLE"]
+        else:
+            os.environ["LATENTPLAY_BUNDLE"] = previous
 
 
 def snap_to_sample(plugin, bundle: Path, index: int) -> None:

@@ -100,7 +100,7 @@ def test_expand_writes_variations_and_a_manifest(tmp_path):
         assert float(row["measured_frequency"]) > 0
 
 
-@pytest.mark.xfail(reason="the demo model's frequency control is weak (eval: Spearman rho ~0.2); see README",
+@pytest.mark.xfail(reason="the demo model's frequency control is weak (eval: Spearman rho 0.26); see README",
                    strict=True)
 def test_expanded_frequency_moves_the_way_its_control_asked(tmp_path):
     out = tmp_path / "expanded"
