@@ -15,6 +15,7 @@ from latentplay.bundle import load_bundle
 from latentplay.cli import main
 from latentplay.evaluate import LSD_FFT_SIZE, LSD_FLOOR, LSD_HOP
 from latentplay.features import measure_features
+from latentplay.projector import RCOND
 from latentplay.training.loss import STFT_SIZES
 from tests.conftest import train_and_export
 
@@ -81,13 +82,17 @@ def test_frequency_sweep_is_recomputed_for_one_sample(demo_eval):
     sample = next(s for s in bundle.samples if s.path == sweep["sample"])
     a = np.stack([c.weights for c in bundle.controls])
     c = np.array([c.intercept for c in bundle.controls])
+    spans = np.array([control.maximum - control.minimum for control in bundle.controls])
     decoder = torch.jit.load(str(bundle.decoder_path))
     own = a @ sample.latent + c
     for asked, measured in zip(sweep["asked"], sweep["measured"]):
         targets = own.copy()
         targets[2] = asked
-        # the textbook closed form (the reference projector uses a scaled SVD instead)
-        moved = sample.latent + a.T @ np.linalg.solve(a @ a.T, targets - c - a @ sample.latent)
+        # LAPACK's minimum-norm least squares on the range-scaled rows, with the projector's
+        # documented cutoff (docs/bundle.md) — not the projector's own code
+        scale = 1.0 / spans
+        step = np.linalg.lstsq(a * scale[:, None], (targets - c - a @ sample.latent) * scale, rcond=RCOND)[0]
+        moved = sample.latent + step
         with torch.no_grad():
             audio = decoder(torch.from_numpy(moved.astype(np.float32))[None])[0].numpy()
         assert measure_features(audio, bundle.sample_rate).frequency_hz == pytest.approx(measured, rel=1e-3, abs=0.05)
