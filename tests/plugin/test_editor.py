@@ -27,9 +27,9 @@ plugin.open_editor()  # blocks until the window is closed
 
 @pytest.fixture
 def virtual_screen():
-    for tool in ("Xvfb", "openbox", "import"):
+    for tool in ("Xvfb", "openbox", "import", "xdotool"):
         if shutil.which(tool) is None:
-            pytest.fail(f"{tool} missing: scripts/setup.sh installs xvfb, openbox and imagemagick")
+            pytest.fail(f"{tool} missing: scripts/setup.sh installs xvfb, openbox, xdotool and imagemagick")
     screen = subprocess.Popen(["Xvfb", DISPLAY, "-screen", "0", "1280x900x24", "-nolisten", "tcp"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)
@@ -43,6 +43,19 @@ def virtual_screen():
     screen.wait(10)
 
 
+def wait_for_window(title: str, environment: dict, process: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    """Until a window with `title` exists on the virtual screen (a loaded CI machine is slow)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = subprocess.run(["xdotool", "search", "--name", title], env=environment, capture_output=True)
+        if found.returncode == 0 and found.stdout.strip():
+            return
+        if process.poll() is not None:
+            pytest.fail("the editor's host exited: " + process.stdout.read().decode(errors="replace")[-2000:])
+        time.sleep(0.5)
+    pytest.fail(f"no window named {title!r} after {timeout_s:.0f} s")
+
+
 def count_colour(image: np.ndarray, rgb: tuple[int, int, int], tolerance: int = 12) -> int:
     return int(np.sum(np.all(np.abs(image.astype(int) - rgb) <= tolerance, axis=-1)))
 
@@ -52,7 +65,8 @@ def test_editor_screenshot_shows_the_latent_map(vst3_path, smoke_export, virtual
     editor = subprocess.Popen([sys.executable, "-c", OPEN_EDITOR, str(vst3_path)], env=environment,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        time.sleep(6.0)  # load the bundle, open and paint the window
+        wait_for_window("LatentPlay", virtual_screen, editor)
+        time.sleep(3.0)  # let it load the waveform and paint
         assert editor.poll() is None, editor.stdout.read().decode(errors="replace")[-2000:]
         ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(["import", "-window", "root", str(ARTIFACT)], env=environment, check=True, timeout=60)
