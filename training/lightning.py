@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from latentplay.audio import write_wav
 from latentplay.training.config import TrainConfig, from_dict
-from latentplay.training.loss import LatentPlayLoss
+from latentplay.training.loss import LatentPlayLoss, SteeredDecode
 from latentplay.training.model import AutoEncoder
 
 
@@ -74,15 +74,41 @@ class LatentPlayModule(L.LightningModule):
 
     def _step(self, batch, stage: str) -> torch.Tensor:
         audio, features = batch
-        reconstruction, _, predicted = self.model(audio)
-        terms = self.loss(reconstruction, audio, predicted, features)
+        latent = self.model.encoder(audio)
+        reconstruction = self.model.decoder(latent)
+        predicted = self.model.feature_head(latent)
+        steered = self.steered_decode(latent, predicted, features) if self.train_config.loss.steering > 0 else None
+        terms = self.loss(reconstruction, audio, predicted, features, steered)
         batch_size = audio.shape[0]
         self.log(f"{stage}/loss", terms.total, on_step=False, on_epoch=True, prog_bar=True,
                  batch_size=batch_size, sync_dist=True)
-        for name in ("stft", "time_mse", "feature_mse"):
+        for name in ("stft", "time_mse", "feature_mse", "steering"):
             self.log(f"{stage}/{name}", getattr(terms, name), on_step=False, on_epoch=True,
                      batch_size=batch_size, sync_dist=True)
         return terms.total
+
+    def steered_decode(self, latent: torch.Tensor, predicted: torch.Tensor,
+                       features: torch.Tensor) -> SteeredDecode:
+        moved, requested_shift = self.steered_latents(latent, predicted, features)
+        frequency_std_hz = float(self.hparams.feature_std[0])
+        return SteeredDecode(self.model.decoder(moved), requested_shift * frequency_std_hz, frequency_std_hz)
+
+    def steered_latents(self, latent: torch.Tensor, predicted: torch.Tensor,
+                        features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each latent moved so that the feature head reads another one-shot's frequency from
+        the batch (the minimal move, along the head's frequency weights), plus noise orthogonal
+        to that direction, which should leave the pitch alone. Returns the moved latents and the
+        requested change in normalised frequency. Built from detached values: the steering term
+        trains the decoder to honour the head, not the head to dodge the term."""
+        latent, predicted = latent.detach(), predicted.detach()
+        direction = self.model.feature_head.weight[0].detach()
+        direction_norm2 = direction.dot(direction).clamp_min(1e-8)
+        wanted = features[torch.randperm(len(features), device=features.device), 0]
+        shift = wanted - predicted[:, 0]
+        spread = latent.std(dim=0, correction=0, keepdim=True) * self.train_config.loss.steering_noise
+        noise = torch.randn_like(latent) * spread
+        noise = noise - torch.outer(noise @ direction, direction) / direction_norm2
+        return latent + noise + torch.outer(shift, direction) / direction_norm2, shift
 
     def training_step(self, batch, batch_index: int) -> torch.Tensor:
         return self._step(batch, "train")

@@ -1,13 +1,19 @@
-"""The loss: the envelope weighting is really applied, as the seed's README specifies."""
+"""The loss: the envelope weighting is really applied, as the seed's README specifies, and the
+steering term measures pitch the way latentplay.features does."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from latentplay.training.loss import LatentPlayLoss, LossConfig, envelope_weight
+from latentplay.audio import PrepConfig, prepare_one_shot
+from latentplay.features import measure_features
+from latentplay.synth import STYLES, SYNTH_SAMPLE_RATE, render_kick, sample_params
+from latentplay.training.loss import (FrequencyEstimator, LatentPlayLoss, LossConfig, SteeredDecode,
+                                      envelope_weight)
 
 RATE = 22050
 LENGTH = 6615
@@ -44,19 +50,21 @@ def test_without_gain_errors_weigh_the_same_everywhere():
     assert loss_of(0, gain=0.0) == pytest.approx(loss_of(5000, gain=0.0), rel=1e-6)
 
 
-def test_total_combines_the_three_weighted_terms():
+def test_total_combines_the_four_weighted_terms():
     torch.manual_seed(0)
-    config = LossConfig(alpha=100.0, gain=5.0, tau=0.1, beta=50.0)
+    config = LossConfig(alpha=100.0, gain=5.0, tau=0.1, beta=50.0, steering=30.0)
     loss = LatentPlayLoss(config, LENGTH, RATE)
     target, reconstruction = torch.randn(2, 1, LENGTH), torch.randn(2, 1, LENGTH)
     predicted, features = torch.randn(2, 3), torch.randn(2, 3)
-    terms = loss(reconstruction, target, predicted, features)
+    steered = SteeredDecode(torch.randn(2, 1, LENGTH), torch.tensor([5.0, -5.0]), 18.0)
+    terms = loss(reconstruction, target, predicted, features, steered)
     weight = envelope_weight(LENGTH, RATE, 5.0, 0.1)
     expected_mse = torch.mean(((reconstruction - target) * weight) ** 2)
     assert float(terms.time_mse) == pytest.approx(float(expected_mse), rel=1e-5)
     assert float(terms.feature_mse) == pytest.approx(float(torch.mean((predicted - features) ** 2)), rel=1e-6)
     assert float(terms.total) == pytest.approx(
-        float(terms.stft + 100 * terms.time_mse + 50 * terms.feature_mse), rel=1e-5)
+        float(terms.stft + 100 * terms.time_mse + 50 * terms.feature_mse + 30 * terms.steering), rel=1e-5)
+    assert float(terms.steering) > 0
 
 
 def stft_loss_of_burst(error_start: int, gain: float) -> float:
@@ -75,3 +83,48 @@ def test_spectral_term_sees_the_weighted_signals():
     weighted_ratio = stft_loss_of_burst(100, gain=5.0) / stft_loss_of_burst(5000, gain=5.0)
     assert flat_ratio == pytest.approx(1.0, abs=0.2)
     assert weighted_ratio > 1.5 * flat_ratio
+
+
+def prepared_kicks(count: int) -> np.ndarray:
+    """Procedural kicks of every style, prepared as the training loader does."""
+    rng = np.random.default_rng(3)
+    styles = sorted(STYLES)
+    kicks = [render_kick(sample_params(styles[i % len(styles)], rng), seed=i) for i in range(count)]
+    return np.stack([prepare_one_shot(kick, SYNTH_SAMPLE_RATE, PrepConfig()) for kick in kicks])
+
+
+def test_soft_frequency_matches_the_measured_feature_on_kicks():
+    kicks = prepared_kicks(20)
+    measured = np.array([measure_features(kick, RATE).frequency_hz for kick in kicks])
+    estimated = FrequencyEstimator(LENGTH, RATE)(torch.from_numpy(kicks).float()).numpy()
+    assert np.ptp(measured) > 30  # the kicks span a real range of pitches
+    np.testing.assert_allclose(estimated, measured, rtol=0.01)
+
+
+def decaying_sine(frequency_hz: float) -> torch.Tensor:
+    t = torch.arange(LENGTH) / RATE
+    return (torch.exp(-t / 0.1) * torch.sin(2 * math.pi * frequency_hz * t)).view(1, 1, LENGTH)
+
+
+def steering_error(requested_shift_hz: float, decoded_hz: float) -> float:
+    loss = LatentPlayLoss(LossConfig(), LENGTH, RATE)
+    steered = SteeredDecode(decaying_sine(decoded_hz), torch.tensor([requested_shift_hz]), 20.0)
+    return float(loss.steering_error(steered, decaying_sine(60.0)))
+
+
+def test_steering_is_met_by_a_body_moved_by_the_requested_shift():
+    assert steering_error(15.0, decoded_hz=75.0) < 1e-4
+    # a decode that did not move, or moved the wrong way, costs (miss / σ_f)²
+    assert steering_error(15.0, decoded_hz=60.0) == pytest.approx((15 / 20) ** 2, rel=0.02)
+    assert steering_error(15.0, decoded_hz=45.0) == pytest.approx((30 / 20) ** 2, rel=0.02)
+
+
+def test_steering_gradient_pulls_the_pitch_towards_the_request():
+    """One gradient step on a decaying sine's frequency parameter moves it the way asked."""
+    loss = LatentPlayLoss(LossConfig(), LENGTH, RATE)
+    frequency = torch.tensor(60.0, requires_grad=True)
+    t = torch.arange(LENGTH) / RATE
+    audio = (torch.exp(-t / 0.1) * torch.sin(2 * math.pi * frequency * t)).view(1, 1, LENGTH)
+    steered = SteeredDecode(audio, torch.tensor([10.0]), 20.0)
+    loss.steering_error(steered, decaying_sine(60.0)).backward()
+    assert frequency.grad < 0  # descending the loss raises the pitch

@@ -103,3 +103,27 @@ def test_demo_config_lowers_the_training_loss(tmp_path):
     print(f"demo training loss: first epoch {losses[0]:.3f}, last epoch {losses[-1]:.3f}")
     assert len(losses) == 40
     assert losses[-1] < 0.25 * losses[0]
+
+
+def test_steered_latents_move_the_head_to_the_requested_frequency():
+    """The steering term's moves: the feature head reads exactly the frequency asked for (another
+    one-shot's from the batch), and the noise added beside the move is real but leaves that
+    reading alone."""
+    config = load_config("smoke").to_dict()
+    module = LatentPlayModule(config, feature_mean=[60.0, 3.0, 150.0], feature_std=[18.0, 2.0, 60.0])
+    torch.manual_seed(0)
+    latent = torch.randn(8, module.model.latent_dim)
+    features = torch.randn(8, 3)
+    with torch.no_grad():
+        predicted = module.model.feature_head(latent)
+        torch.manual_seed(1)
+        moved, shift = module.steered_latents(latent, predicted, features)
+        torch.manual_seed(1)
+        wanted = features[torch.randperm(8), 0]
+        torch.testing.assert_close(module.model.feature_head(moved)[:, 0], wanted, atol=1e-4, rtol=0)
+        torch.testing.assert_close(shift, wanted - predicted[:, 0])
+        direction = module.model.feature_head.weight[0]
+        noise = moved - latent - torch.outer(shift, direction) / direction.dot(direction)
+        assert float(noise.norm(dim=1).min()) > 0.1 * float(latent.std(dim=0).norm())
+        steered = module.steered_decode(latent, predicted, features)
+    assert steered.audio.shape == (8, 1, 6615) and steered.frequency_std_hz == 18.0
