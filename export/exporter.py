@@ -8,11 +8,6 @@
    like, and the decoder is what sounds; regressors fitted on the encoder's latents against the
    input features followed the decoder far less (eval's Spearman ρ on the demo model: frequency
    −0.07 → see README). Ridge strength by leave-one-out CV; R² on the fit and 5-fold CV.
-   Then REFIT_ROUNDS times: from every training latent, move each feature control to a random
-   target in its range (holding the other four, with the projector the plugin uses), decode,
-   measure, add those points and refit. Random noise rarely lands where the controls go; these
-   points are exactly there (demo model: a 45 -> 90 Hz sweep rose monotonically for 91 of the
-   160 kicks with the first fit, 120 after two refits).
 4. Script the encoder and decoder to TorchScript (the decoder with its convolutions as GEMMs,
    see GemmConv1d: the plugin's speed), write the sidecar.
 5. Check before reporting success: reload both TorchScript files and compare them with the eager
@@ -42,14 +37,12 @@ from latentplay.bundle import (DECODER_NAME, ENCODER_NAME, FORMAT, SCHEMA_VERSIO
                                load_bundle, sha256_file, validate_sidecar)
 from latentplay.dataset import LoadedPack, load_pack_tree
 from latentplay.features import FEATURE_NAMES, FEATURE_UNITS, measure_features
-from latentplay.projector import control_values, project
 from latentplay.training.lightning import LatentPlayModule
 from latentplay.training.train import measure_pack_features
 
 MAX_EXPORT_DIFF = 1e-5
 PERTURBED_COPIES = 5  # decoded copies of each training latent used to fit the feature controls
 PERTURBATION_SCALE = 0.5  # their offset: normal noise × this × each latent dimension's std
-REFIT_ROUNDS = 2  # refits of the feature controls on decodes of the points they lead to
 VERIFY_EXAMPLES = 8
 RIDGE_ALPHAS = np.logspace(-6, 3, 19)
 CONTROL_LABELS = {"pc1": "PC1", "pc2": "PC2", "frequency": "Frequency", "attack": "Attack", "release": "Release"}
@@ -228,51 +221,14 @@ def decoded_features(module: LatentPlayModule, latents: np.ndarray, seed: int = 
     spread = latents.std(axis=0) * PERTURBATION_SCALE
     points = [latents] + [latents + rng.normal(size=latents.shape) * spread for _ in range(PERTURBED_COPIES)]
     points = np.concatenate(points)
-    return points, decode_and_measure(module, points)
-
-
-def decode_and_measure(module: LatentPlayModule, points: np.ndarray, batch_size: int = 32) -> np.ndarray:
-    """Features (N, 3) of the decoder's output for each latent point (N, D)."""
     rate = module.train_config.data.sr
     features = []
     with torch.inference_mode():
-        for start in range(0, len(points), batch_size):
-            batch = torch.from_numpy(points[start:start + batch_size].astype(np.float32))
+        for start in range(0, len(points), 32):
+            batch = torch.from_numpy(points[start:start + 32].astype(np.float32))
             audio = module.model.decoder(batch)[:, 0].numpy()
             features += [measure_features(one_shot, rate).as_array() for one_shot in audio]
-    return np.stack(features)
-
-
-def fit_controls(module: LatentPlayModule, latents: np.ndarray, features: np.ndarray,
-                 seed: int = 0) -> LatentAnalysis:
-    """PCA and feature controls, refitted REFIT_ROUNDS times on where the controls lead."""
-    rng = np.random.default_rng(seed)
-    fit_latents, fit_features = decoded_features(module, latents, seed)
-    analysis = analyse_latents(latents, features, fit_latents, fit_features)
-    for _ in range(REFIT_ROUNDS):
-        moved = points_the_controls_lead_to(analysis, rng)
-        fit_latents = np.concatenate([fit_latents, moved])
-        fit_features = np.concatenate([fit_features, decode_and_measure(module, moved)])
-        analysis = analyse_latents(latents, features, fit_latents, fit_features)
-    return analysis
-
-
-def points_the_controls_lead_to(analysis: LatentAnalysis, rng: np.random.Generator) -> np.ndarray:
-    """From every training latent, each feature control in turn set to a random value in its
-    range while the other four keep theirs: the latent points the plugin would decode."""
-    weights = np.array([control["weights"] for control in analysis.controls])
-    intercepts = np.array([control["intercept"] for control in analysis.controls])
-    ranges = np.array([control["range"] for control in analysis.controls])
-    spans = ranges[:, 1] - ranges[:, 0]
-    feature_rows = [k for k, control in enumerate(analysis.controls) if control["kind"] == "regression"]
-    points = []
-    for latent in analysis.latents:
-        current = control_values(latent, weights, intercepts)
-        for k in feature_rows:
-            targets = current.copy()
-            targets[k] = rng.uniform(*ranges[k])
-            points.append(project(latent, targets, weights, intercepts, spans))
-    return np.array(points)
+    return points, np.stack(features)
 
 
 def analyse_latents(latents: np.ndarray, features: np.ndarray, fit_latents: np.ndarray,
@@ -332,7 +288,7 @@ def write_bundle(module: LatentPlayModule, pack: LoadedPack, out: Path, metrics:
     (replacing ``out``). Nothing is left behind when a check fails."""
     module = module.eval()
     latents = encode_all(module, pack.audio)
-    analysis = fit_controls(module, latents, measure_pack_features(pack))
+    analysis = analyse_latents(latents, measure_pack_features(pack), *decoded_features(module, latents))
     partial = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)

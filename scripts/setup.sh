@@ -11,7 +11,7 @@ DEBIAN_PACKAGES=(
   libssl-dev catch2                     # sha256 of bundle files; C++ unit tests
   juce-modules-source                   # JUCE 7 (CMake API) for the plugin, with its Linux deps
   xvfb openbox xdotool imagemagick      # the plugin editor's screenshot test (virtual screen)
-  python3-venv python3-dev              # a venv for Debian's own python3
+  python3-venv python3-dev ca-certificates  # a venv for Debian's own python3; pip over https
   libsndfile1 libsoxr-dev               # audio I/O and the resampler the C++ engine will use
   hydrogen-drumkits hydrogen-data       # real recorded drum kits (latentplay kits, loader tests)
 )
@@ -42,10 +42,11 @@ install_python_environment() {
   "$python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null \
     || { echo "== Installing torch==$TORCH_VERSION"; "$python" -m pip install -q "torch==$TORCH_VERSION"; }
   # The editable install builds the C++ engine and its Python module against the venv's torch,
-  # hence no build isolation; it is redone only when the build description or C++ sources change.
+  # hence no build isolation; it is redone only when the build description, the C++ sources or
+  # the presets (the plugin carries the demo bundle and factory presets) change.
   local stamp=.venv/.latentplay-installed
   local wanted
-  wanted=$(find pyproject.toml CMakeLists.txt plugin tests/engine/cpp -type f | sort | xargs cat \
+  wanted=$(find pyproject.toml CMakeLists.txt plugin presets tests/engine/cpp -type f | sort | xargs cat \
     | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     echo "== Installing latentplay (editable, dev extras)"

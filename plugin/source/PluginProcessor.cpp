@@ -130,7 +130,7 @@ void LatentPlayProcessor::applyPreset(const juce::var& values) {
     float position = parameter->convertTo0to1(value);
     for (int k = 0; k < kNumControls; ++k)
       if (id == ids::controls[static_cast<size_t>(k)].getParamID())
-        position = static_cast<float>((value - bundle.controls[k].minimum) / bundle.controls[k].span());
+        position = static_cast<float>(bundle.controls[k].positionOf(value));
     parameter->setValueNotifyingHost(juce::jlimit(0.0f, 1.0f, position));
   }
 }
@@ -194,8 +194,7 @@ void LatentPlayProcessor::selectSample(int index) {
   auto* sample = parameters.getParameter(ids::sample.getParamID());
   sample->setValueNotifyingHost(sample->convertTo0to1(static_cast<float>(index)));
   for (int k = 0; k < kNumControls; ++k) {
-    const Control& control = bundle.controls[k];
-    const float position = static_cast<float>((own[k] - control.minimum) / control.span());
+    const float position = static_cast<float>(bundle.controls[k].positionOf(own[k]));
     parameters.getParameter(ids::controls[static_cast<size_t>(k)].getParamID())
         ->setValueNotifyingHost(juce::jlimit(0.0f, 1.0f, position));
   }
@@ -208,8 +207,7 @@ Eigen::VectorXd LatentPlayProcessor::currentLatent() const {
   const int index = juce::jlimit(0, static_cast<int>(bundle.samples.size()) - 1,
                                  static_cast<int>(parameters.getRawParameterValue(ids::sample.getParamID())->load()));
   ControlTargets targets;
-  for (int k = 0; k < kNumControls; ++k)
-    targets[k] = bundle.controls[k].minimum + controlValue(k) * bundle.controls[k].span();
+  for (int k = 0; k < kNumControls; ++k) targets[k] = bundle.controls[k].valueAt(controlValue(k));
   return current->move(bundle.samples[static_cast<size_t>(index)].latent, targets);
 }
 

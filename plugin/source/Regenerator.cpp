@@ -80,10 +80,7 @@ juce::String Regenerator::lastError() const {
 std::vector<float> Regenerator::render(const Engine& engine, const RenderKey& key) {
   const Bundle& bundle = engine.bundle();
   ControlTargets targets;
-  for (int k = 0; k < kNumControls; ++k) {
-    const Control& control = bundle.controls[k];
-    targets[k] = control.minimum + static_cast<double>(key.controls[k]) * control.span();
-  }
+  for (int k = 0; k < kNumControls; ++k) targets[k] = bundle.controls[k].valueAt(key.controls[k]);
   std::vector<float> wet = engine.regenerate(key.sample, targets, key.rate);
   if (key.mix >= 1.0f) return wet;
   RenderKey dry_key = key;

@@ -187,11 +187,7 @@ def latent_path(bundle: Path, in_force: list[dict[str, float]], sample: int) -> 
     latent = engine.samples[sample]["latent"]
     points = []
     for positions in in_force:
-        targets = {}
-        for name, control in zip(CONTROL_NAMES, engine.controls):
-            low, high = control["range"]
-            targets[name] = low + float(np.float32(positions[name])) * (high - low)
-        moved = engine.own_controls(engine.move(latent, targets))
+        moved = engine.own_controls(engine.move(latent, engine.targets_at(positions)))
         points.append((moved["pc1"], moved["pc2"]))
     return np.array(points)
 

@@ -62,6 +62,16 @@ def test_metadata_matches_the_python_reader(engine, reference):
     assert engine.find_sample(bundle.samples[3].name) == 3
 
 
+def test_positions_map_onto_each_control_range(engine, reference):
+    """targets_at is the plugin's position -> value mapping (positions as float parameters)."""
+    positions = {"pc1": 0.0, "pc2": 1.0, "frequency": 0.25, "attack": 0.5, "release": 0.1}
+    values = engine.targets_at(positions)
+    for control in reference.bundle.controls:
+        expected = control.minimum + float(np.float32(positions[control.name])) * control.span
+        assert values[control.name] == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    assert engine.targets_at({"frequency": 0.5}).keys() == {"frequency"}
+
+
 @pytest.mark.parametrize("controls", [{}, {"frequency": 70.0}, {"attack": 5.0, "release": 120.0},
                                       {"pc1": 0.5, "pc2": -0.2, "frequency": 50.0, "attack": 2.0, "release": 200.0}])
 def test_regenerate_at_the_model_rate_equals_the_python_reference(engine, reference, controls):

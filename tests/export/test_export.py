@@ -165,25 +165,3 @@ def test_gemm_layouts_convert_back_to_torch_layers(smoke_export):
     with torch.no_grad():
         eager = eager_decoder(renderer)(latent)[0, 0].numpy()
     assert np.max(np.abs(eager - renderer.decode(latent[0].numpy()))) < 1e-5
-
-
-def test_refit_points_move_one_feature_control_to_a_target_in_its_range():
-    """The exporter's refit points are where the plugin would go: from each training latent, one
-    feature control at a random value in its range, the other four controls unchanged."""
-    rng = np.random.default_rng(0)
-    latents = rng.normal(size=(6, 9))
-    features = rng.normal(size=(6, 3)) + [60.0, 3.0, 150.0]
-    fit_latents = np.concatenate([latents, latents + 0.3 * rng.normal(size=latents.shape)])
-    fit_features = np.concatenate([features, features + rng.normal(size=features.shape)])
-    analysis = exporter.analyse_latents(latents, features, fit_latents, fit_features)
-    points = exporter.points_the_controls_lead_to(analysis, np.random.default_rng(1))
-    weights = np.array([control["weights"] for control in analysis.controls])
-    intercepts = np.array([control["intercept"] for control in analysis.controls])
-    assert points.shape == (6 * 3, 9)
-    for index, point in enumerate(points):
-        latent, feature_row = latents[index // 3], 2 + index % 3
-        before, after = control_values(latent, weights, intercepts), control_values(point, weights, intercepts)
-        held = [k for k in range(5) if k != feature_row]
-        np.testing.assert_allclose(after[held], before[held], atol=1e-9)
-        low, high = analysis.controls[feature_row]["range"]
-        assert low <= after[feature_row] <= high

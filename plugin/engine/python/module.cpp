@@ -131,6 +131,16 @@ PYBIND11_MODULE(_engine, m) {
       .def("find_sample", [](const Engine& e, const std::string& name) { return e.bundle().find_sample(name); })
       .def("own_controls", [](const Engine& e, const Eigen::VectorXd& z) { return to_dict(e.own_controls(z)); },
            py::arg("latent"))
+      .def("targets_at",
+           [](const Engine& e, const py::dict& positions) {
+             // positions travel as the plugin's float parameters do, so the values match its own
+             const ControlTargets given = to_targets(positions);
+             py::dict values;
+             for (int k = 0; k < kNumControls; ++k)
+               if (given[k]) values[kControlNames[k]] = e.bundle().controls[k].valueAt(static_cast<float>(*given[k]));
+             return values;
+           },
+           py::arg("positions"), "Control values at positions 0..1 of each control's range.")
       .def("move", [](const Engine& e, const Eigen::VectorXd& z, const py::dict& c) { return e.move(z, to_targets(c)); },
            py::arg("latent"), py::arg("controls") = py::dict())
       .def("decode",

@@ -21,6 +21,10 @@ struct Control {
   Eigen::VectorXd weights;  // value = weights · z + intercept
   double intercept = 0;
   double span() const { return maximum - minimum; }
+  // The plugin's parameters, its presets and render automation hold positions 0..1 in the
+  // control's range; the projector takes values in the control's units.
+  double valueAt(double position) const { return minimum + position * span(); }
+  double positionOf(double value) const { return (value - minimum) / span(); }
 };
 
 struct Sample {
