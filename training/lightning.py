@@ -74,9 +74,7 @@ class LatentPlayModule(L.LightningModule):
 
     def _step(self, batch, stage: str) -> torch.Tensor:
         audio, features = batch
-        latent = self.model.encoder(audio)
-        reconstruction = self.model.decoder(latent)
-        predicted = self.model.feature_head(latent)
+        reconstruction, latent, predicted = self.model(audio)
         steered = self.steered_decode(latent, predicted, features) if self.train_config.loss.steering > 0 else None
         terms = self.loss(reconstruction, audio, predicted, features, steered)
         batch_size = audio.shape[0]
