@@ -11,6 +11,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader, TensorDataset
 
 from latentplay.audio import write_wav
+from latentplay.plot import save_figure
 from latentplay.training.config import TrainConfig, from_dict
 from latentplay.training.loss import LatentPlayLoss, SteeredDecode
 from latentplay.training.model import AutoEncoder
@@ -173,9 +174,7 @@ def save_spectrogram_figure(originals: np.ndarray, rebuilt: np.ndarray, sample_r
             axes[row, column].set_title(title, fontsize=8)
             axes[row, column].set_ylim(0, 8000)
     axes[0, 0].legend(fontsize=6)
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
+    save_figure(figure, path, dpi=80)
 
 
 def log_to_wandb(trainer: L.Trainer, originals: np.ndarray, rebuilt: np.ndarray,

@@ -200,7 +200,7 @@ def plot_render(audio: np.ndarray, sample_rate: int, bundle_path: Path, path_poi
     import matplotlib.pyplot as plt
 
     from latentplay.bundle import load_bundle
-    from latentplay.plot import draw_latent_map
+    from latentplay.plot import draw_latent_map, save_figure
 
     figure = plt.figure(figsize=(13, 7))
     grid = figure.add_gridspec(2, 2, width_ratios=(3, 2))
@@ -221,9 +221,4 @@ def plot_render(audio: np.ndarray, sample_rate: int, bundle_path: Path, path_poi
     latent.plot(path_points[:, 0], path_points[:, 1], "-o", color="black", markersize=3, linewidth=1,
                 label="played (per note)")
     latent.legend(fontsize=8)
-    figure.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out, dpi=90)
-    plt.close(figure)
-    return out
+    return save_figure(figure, out, dpi=90)

@@ -11,6 +11,18 @@ from latentplay.bundle import Bundle
 from latentplay.features import FEATURE_NAMES, FEATURE_UNITS
 
 
+def save_figure(figure, out: Path, dpi: int) -> Path:
+    """Lay out, write (creating the folder) and close a matplotlib figure; returns the path."""
+    import matplotlib.pyplot as plt
+
+    figure.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=dpi)
+    plt.close(figure)
+    return out
+
+
 def pca_coordinates(bundle: Bundle) -> np.ndarray:
     """(N, 2): every sample's PC1/PC2 control values."""
     weights, intercepts, _ = bundle.control_matrix()
@@ -33,12 +45,7 @@ def plot_bundle(bundle: Bundle, out: Path) -> Path:
         axis.set_ylabel("one-shots")
     figure.suptitle(f"{bundle.path.name}: {len(bundle.samples)} one-shots, latent {bundle.latent_dim}, "
                     f"model {bundle.model_id[:12]}")
-    figure.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out, dpi=100)
-    plt.close(figure)
-    return out
+    return save_figure(figure, out, dpi=100)
 
 
 def map_groups(bundle: Bundle) -> list[str]:
