@@ -33,6 +33,10 @@ class DataConfig:
     batch_size: int = 32
     num_workers: int = 0
     val_split: float = 0.0  # fraction of one-shots held out for validation (0: none)
+    # Pitch-shift augmentation (training/augment.py): with this probability a training fetch is
+    # the one-shot resampled by a uniform draw from ±pitch_shift_semitones (0: off, as the seed).
+    pitch_shift_semitones: float = 0.0
+    pitch_shift_probability: float = 0.5
 
     def prep(self) -> PrepConfig:
         return PrepConfig(sample_rate=self.sr, duration_s=self.duration, fade_out=self.fade_out)

@@ -8,23 +8,29 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_only
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 
 from latentplay.audio import write_wav
 from latentplay.plot import save_figure
+from latentplay.training.augment import PitchShiftedOneShots
 from latentplay.training.config import TrainConfig, from_dict
 from latentplay.training.loss import LatentPlayLoss, SteeredDecode
 from latentplay.training.model import AutoEncoder
 
 
 class OneShotDataModule(L.LightningDataModule):
-    """Prepared one-shots and their normalised features, held in memory (packs are small)."""
+    """Prepared one-shots and their normalised features, held in memory (packs are small).
+    Training fetches may be pitch-shifted copies (data.pitch_shift_*); validation never is."""
 
-    def __init__(self, audio: np.ndarray, normalised_features: np.ndarray, config: TrainConfig) -> None:
+    def __init__(self, audio: np.ndarray, features: np.ndarray, feature_mean: np.ndarray,
+                 feature_std: np.ndarray, config: TrainConfig) -> None:
         super().__init__()
         self.config = config
-        self.dataset = TensorDataset(torch.from_numpy(audio).unsqueeze(1),
-                                     torch.from_numpy(normalised_features.astype(np.float32)))
+        data = config.data
+        self.train_set = PitchShiftedOneShots(audio, features, feature_mean, feature_std, data.prep(),
+                                              data.pitch_shift_semitones, data.pitch_shift_probability)
+        self.val_set = PitchShiftedOneShots(audio, features, feature_mean, feature_std, data.prep(),
+                                            max_semitones=0.0, probability=0.0)
         self.train_indices, self.val_indices = split_indices(len(audio), config.data.val_split,
                                                              config.training.seed)
 
@@ -35,17 +41,17 @@ class OneShotDataModule(L.LightningDataModule):
     def example_batch(self, count: int) -> torch.Tensor:
         """A fixed set of one-shots for listening: validation ones when there are some."""
         indices = (self.val_indices if self.has_validation else self.train_indices)[:count]
-        return self.dataset.tensors[0][indices]
+        return torch.from_numpy(self.val_set.audio[indices]).unsqueeze(1)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_indices, shuffle=True)
+        return self._loader(self.train_set, self.train_indices, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_indices, shuffle=False)
+        return self._loader(self.val_set, self.val_indices, shuffle=False)
 
-    def _loader(self, indices: list[int], shuffle: bool) -> DataLoader:
+    def _loader(self, dataset: PitchShiftedOneShots, indices: list[int], shuffle: bool) -> DataLoader:
         workers = self.config.data.num_workers
-        return DataLoader(torch.utils.data.Subset(self.dataset, indices),
+        return DataLoader(torch.utils.data.Subset(dataset, indices),
                           batch_size=self.config.data.batch_size, shuffle=shuffle,
                           num_workers=workers, persistent_workers=workers > 0)
 

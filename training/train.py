@@ -58,7 +58,7 @@ def run_training(data_root: Path, config: TrainConfig, run_dir: Path, logger_kin
     mean, std = normalisation(features)
     write_features(run_dir / "features.json", pack, features, mean, std)
 
-    data = OneShotDataModule(pack.audio, (features - mean) / std, config)
+    data = OneShotDataModule(pack.audio, features, mean, std, config)
     module = LatentPlayModule(config.to_dict(), mean.tolist(), std.tolist())
     monitor = "val/loss" if data.has_validation else "train/loss"
     checkpoints = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best-{epoch:04d}",

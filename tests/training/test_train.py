@@ -127,3 +127,12 @@ def test_steered_latents_move_the_head_to_the_requested_frequency():
         assert float(noise.norm(dim=1).min()) > 0.1 * float(latent.std(dim=0).norm())
         steered = module.steered_decode(latent, predicted, features)
     assert steered.audio.shape == (8, 1, 6615) and steered.frequency_std_hz == 18.0
+
+
+def test_training_with_pitch_shift_augmentation_runs(kick_pack, tmp_path):
+    run = tmp_path / "run"
+    train(kick_pack, run, "--logger", "none", "--set", "data.pitch_shift_semitones=12",
+          "--set", "data.pitch_shift_probability=1.0")
+    summary = json.loads((run / "run.json").read_text())
+    assert summary["epochs"] == 2 and (run / "checkpoints" / "last.ckpt").is_file()
+    assert yaml.safe_load((run / "config.yaml").read_text())["data"]["pitch_shift_semitones"] == 12.0
