@@ -100,8 +100,6 @@ def test_expand_writes_variations_and_a_manifest(tmp_path):
         assert float(row["measured_frequency"]) > 0
 
 
-@pytest.mark.xfail(reason="the demo model's frequency control follows 45-90 Hz monotonically for about "
-                          "two thirds of its kicks (eval: Spearman rho 0.72); see README", strict=True)
 def test_expanded_frequency_moves_the_way_its_control_asked(tmp_path):
     out = tmp_path / "expanded"
     assert main(["expand", str(DEMO_BUNDLE), "--out", str(out), "--count", "4", "--grid", "frequency=45:90:4"]) == 0
