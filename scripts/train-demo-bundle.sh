@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces presets/demo.latentplay (and presets/demo-eval.json): the procedural kick pack, the
-# demo config for up to 400 epochs on the CPU (early stopping ended the shipped run at epoch 376,
-# 17 minutes on 2 cores shared with other work), export, evaluation.
+# demo config for up to 400 epochs on the CPU (early stopping ended the shipped run at epoch 391,
+# 28 minutes on 2 cores shared with other work), export, evaluation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
