@@ -43,6 +43,7 @@ from latentplay.training.train import measure_pack_features
 MAX_EXPORT_DIFF = 1e-5
 PERTURBED_COPIES = 5  # decoded copies of each training latent used to fit the feature controls
 PERTURBATION_SCALE = 0.5  # their offset: normal noise × this × each latent dimension's std
+DECODE_BATCH = 32  # latent points decoded at once while fitting the feature controls
 VERIFY_EXAMPLES = 8
 RIDGE_ALPHAS = np.logspace(-6, 3, 19)
 CONTROL_LABELS = {"pc1": "PC1", "pc2": "PC2", "frequency": "Frequency", "attack": "Attack", "release": "Release"}
@@ -224,8 +225,8 @@ def decoded_features(module: LatentPlayModule, latents: np.ndarray, seed: int = 
     rate = module.train_config.data.sr
     features = []
     with torch.inference_mode():
-        for start in range(0, len(points), 32):
-            batch = torch.from_numpy(points[start:start + 32].astype(np.float32))
+        for start in range(0, len(points), DECODE_BATCH):
+            batch = torch.from_numpy(points[start:start + DECODE_BATCH].astype(np.float32))
             audio = module.model.decoder(batch)[:, 0].numpy()
             features += [measure_features(one_shot, rate).as_array() for one_shot in audio]
     return points, np.stack(features)
