@@ -36,7 +36,8 @@ from latentplay import __version__
 from latentplay.bundle import (DECODER_NAME, ENCODER_NAME, FORMAT, SCHEMA_VERSION, SIDECAR_NAME,
                                load_bundle, sha256_file, validate_sidecar)
 from latentplay.dataset import LoadedPack, load_pack_tree
-from latentplay.features import FEATURE_NAMES, FEATURE_UNITS, measure_features
+from latentplay.features import FEATURE_NAMES, FEATURE_UNITS, measure_features, physical_bounds
+from latentplay.quality import check_reconstructions
 from latentplay.training.lightning import LatentPlayModule
 from latentplay.training.train import measure_pack_features
 
@@ -215,6 +216,14 @@ def encode_all(module: LatentPlayModule, audio: np.ndarray, batch_size: int = 32
     return np.concatenate(latents)
 
 
+def decode_all(module: LatentPlayModule, latents: np.ndarray) -> np.ndarray:
+    """(N, D) latent points -> (N, length) float32 audio, DECODE_BATCH at a time."""
+    with torch.inference_mode():
+        return np.concatenate([
+            module.model.decoder(torch.from_numpy(latents[start:start + DECODE_BATCH].astype(np.float32)))[:, 0].numpy()
+            for start in range(0, len(latents), DECODE_BATCH)])
+
+
 def decoded_features(module: LatentPlayModule, latents: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The training latents and PERTURBED_COPIES noisy copies of each, with the features measured
     on what the decoder makes of every one of them."""
@@ -223,18 +232,15 @@ def decoded_features(module: LatentPlayModule, latents: np.ndarray, seed: int = 
     points = [latents] + [latents + rng.normal(size=latents.shape) * spread for _ in range(PERTURBED_COPIES)]
     points = np.concatenate(points)
     rate = module.train_config.data.sr
-    features = []
-    with torch.inference_mode():
-        for start in range(0, len(points), DECODE_BATCH):
-            batch = torch.from_numpy(points[start:start + DECODE_BATCH].astype(np.float32))
-            audio = module.model.decoder(batch)[:, 0].numpy()
-            features += [measure_features(one_shot, rate).as_array() for one_shot in audio]
+    features = [measure_features(one_shot, rate).as_array() for one_shot in decode_all(module, points)]
     return points, np.stack(features)
 
 
 def analyse_latents(latents: np.ndarray, features: np.ndarray, fit_latents: np.ndarray,
-                    fit_features: np.ndarray) -> LatentAnalysis:
-    """PCA of the training latents; feature regressors fitted on (fit_latents, fit_features)."""
+                    fit_features: np.ndarray, duration_ms: float) -> LatentAnalysis:
+    """PCA of the training latents; feature regressors fitted on (fit_latents, fit_features).
+    A feature control's range spans what the decoder produced (fit_features) and the training
+    samples' own control values, within the feature's physical bounds."""
     pca = PCA(n_components=2).fit(latents)
     controls = []
     for k in range(2):
@@ -246,7 +252,8 @@ def analyse_latents(latents: np.ndarray, features: np.ndarray, fit_latents: np.n
         regression = RidgeCV(alphas=RIDGE_ALPHAS).fit(fit_latents, fit_features[:, j])
         r2 = {"fit": float(regression.score(fit_latents, fit_features[:, j])),
               "cv": cross_validated_r2(fit_latents, fit_features[:, j], regression.alpha_)}
-        seen = np.concatenate([regression.predict(latents), features[:, j]])
+        seen = np.clip(np.concatenate([regression.predict(latents), fit_features[:, j]]),
+                       *physical_bounds(name, duration_ms))
         controls.append(control_entry(name, unit, "regression", regression.coef_,
                                       float(regression.intercept_), seen, r2))
     pca_entry = {"mean": pca.mean_.tolist(), "components": pca.components_.tolist(),
@@ -270,10 +277,12 @@ def cross_validated_r2(latents: np.ndarray, target: np.ndarray, alpha: float) ->
 
 
 def export_bundle(run_dir: Path, data_root: Path, out: Path, checkpoint: Path | None = None,
-                  overwrite: bool = False) -> Path:
-    """A trained run's best (or given) checkpoint + its data folder -> a verified bundle."""
+                  force: bool = False) -> Path:
+    """A trained run's best (or given) checkpoint + its data folder -> a verified bundle.
+    Refuses a model that fails the collapse check (latentplay.quality), and an existing ``out``,
+    unless ``force``."""
     run_dir, out = Path(run_dir), Path(out)
-    if out.exists() and not overwrite:
+    if out.exists() and not force:
         raise ExportError(f"{out}: already exists (use --force to replace it)")
     checkpoint = Path(checkpoint) if checkpoint else find_best_checkpoint(run_dir)
     if not checkpoint.is_file():
@@ -281,15 +290,25 @@ def export_bundle(run_dir: Path, data_root: Path, out: Path, checkpoint: Path | 
     module = load_module(checkpoint)
     pack = load_pack_tree(data_root, module.train_config.data.prep())
     check_data_matches_run(run_dir, pack)
-    return write_bundle(module, pack, out, training_metrics(run_dir, checkpoint))
-
-
-def write_bundle(module: LatentPlayModule, pack: LoadedPack, out: Path, metrics: dict) -> Path:
-    """Encode the pack, analyse the latents, write and verify the bundle, then move it into place
-    (replacing ``out``). Nothing is left behind when a check fails."""
-    module = module.eval()
     latents = encode_all(module, pack.audio)
-    analysis = analyse_latents(latents, measure_pack_features(pack), *decoded_features(module, latents))
+    quality = check_reconstructions(pack.audio, decode_all(module, latents), pack.config.sample_rate)
+    if not quality.ok and not force:
+        raise ExportError(f"{checkpoint}: refusing to export a model that does not reproduce its training "
+                          f"one-shots: {quality.summary()}. Train longer or with the recipe of "
+                          f"docs/training.md; --force exports it anyway")
+    metrics = {**training_metrics(run_dir, checkpoint), "quality": quality.to_dict()}
+    return write_bundle(module, pack, out, metrics, latents)
+
+
+def write_bundle(module: LatentPlayModule, pack: LoadedPack, out: Path, metrics: dict,
+                 latents: np.ndarray | None = None) -> Path:
+    """Encode the pack (unless its latents are given), analyse the latents, write and verify the
+    bundle, then move it into place (replacing ``out``). Nothing is left behind when a check fails."""
+    module = module.eval()
+    latents = encode_all(module, pack.audio) if latents is None else latents
+    duration_ms = 1000.0 * pack.config.num_samples / pack.config.sample_rate
+    analysis = analyse_latents(latents, measure_pack_features(pack), *decoded_features(module, latents),
+                               duration_ms=duration_ms)
     partial = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)

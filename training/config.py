@@ -19,6 +19,7 @@ from latentplay.training.loss import LossConfig
 from latentplay.training.model import ModelConfig
 
 CONFIG_DIR = Path(__file__).parent / "configs"
+LR_SCHEDULES = ("constant", "cosine")
 
 
 class ConfigError(ValueError):
@@ -45,6 +46,8 @@ class DataConfig:
 @dataclass
 class TrainingConfig:
     lr: float = 1e-4
+    lr_schedule: str = "constant"  # constant | cosine (lr -> lr × lr_final_ratio at max_epochs)
+    lr_final_ratio: float = 0.05
     max_epochs: int = 800
     min_epochs: int = 50
     patience: int = 100  # early stopping, in epochs without improvement of the monitored loss
@@ -57,6 +60,10 @@ class TrainingConfig:
     audio_every_n_epochs: int = 25  # log original vs reconstructed clips + spectrograms
     audio_examples: int = 4
     progress_bar: bool = True
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule: expected one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
 
 
 @dataclass

@@ -17,10 +17,16 @@ from latentplay.training.config import TrainConfig, from_dict
 from latentplay.training.loss import LatentPlayLoss, SteeredDecode
 from latentplay.training.model import AutoEncoder
 
+MONITOR = "val/mrstft"  # plain MR-STFT of unaugmented reconstructions (see OneShotDataModule)
+
 
 class OneShotDataModule(L.LightningDataModule):
     """Prepared one-shots and their normalised features, held in memory (packs are small).
-    Training fetches may be pitch-shifted copies (data.pitch_shift_*); validation never is."""
+    Training fetches may be pitch-shifted copies (data.pitch_shift_*); validation never is.
+
+    Validation runs every epoch: on the held-out one-shots when data.val_split > 0, otherwise on
+    the training one-shots themselves, unaugmented. Either way it measures what the instrument
+    will play (a plain reconstruction), which is what checkpoints and early stopping watch."""
 
     def __init__(self, audio: np.ndarray, features: np.ndarray, feature_mean: np.ndarray,
                  feature_std: np.ndarray, config: TrainConfig) -> None:
@@ -36,18 +42,18 @@ class OneShotDataModule(L.LightningDataModule):
 
     @property
     def has_validation(self) -> bool:
+        """Whether some one-shots are held out (else validation measures the training ones)."""
         return len(self.val_indices) > 0
 
-    def example_batch(self, count: int) -> torch.Tensor:
-        """A fixed set of one-shots for listening: validation ones when there are some."""
-        indices = (self.val_indices if self.has_validation else self.train_indices)[:count]
-        return torch.from_numpy(self.val_set.audio[indices]).unsqueeze(1)
+    @property
+    def validation_indices(self) -> list[int]:
+        return self.val_indices if self.has_validation else self.train_indices
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, self.train_indices, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, self.val_indices, shuffle=False)
+        return self._loader(self.val_set, self.validation_indices, shuffle=False)
 
     def _loader(self, dataset: PitchShiftedOneShots, indices: list[int], shuffle: bool) -> DataLoader:
         workers = self.config.data.num_workers
@@ -82,7 +88,9 @@ class LatentPlayModule(L.LightningModule):
     def _step(self, batch, stage: str) -> torch.Tensor:
         audio, features = batch
         reconstruction, latent, predicted = self.model(audio)
-        steered = self.steered_decode(latent, predicted, features) if self.train_config.loss.steering > 0 else None
+        # Validation has no steering: its random moves would make the monitored figures random.
+        steer = stage == "train" and self.train_config.loss.steering > 0
+        steered = self.steered_decode(latent, predicted, features) if steer else None
         terms = self.loss(reconstruction, audio, predicted, features, steered)
         batch_size = audio.shape[0]
         self.log(f"{stage}/loss", terms.total, on_step=False, on_epoch=True, prog_bar=True,
@@ -90,6 +98,9 @@ class LatentPlayModule(L.LightningModule):
         for name in ("stft", "time_mse", "feature_mse", "steering"):
             self.log(f"{stage}/{name}", getattr(terms, name), on_step=False, on_epoch=True,
                      batch_size=batch_size, sync_dist=True)
+        if stage == "val":  # the plain MR-STFT that eval reports: what checkpoints and early stopping watch
+            self.log(MONITOR, self.loss.plain_mrstft(reconstruction, audio), on_step=False, on_epoch=True,
+                     prog_bar=True, batch_size=batch_size, sync_dist=True)
         return terms.total
 
     def steered_decode(self, latent: torch.Tensor, predicted: torch.Tensor,
@@ -122,7 +133,14 @@ class LatentPlayModule(L.LightningModule):
         self._step(batch, "val")
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.train_config.training.lr)
+        settings = self.train_config.training
+        optimizer = torch.optim.Adam(self.parameters(), lr=settings.lr)
+        if settings.lr_schedule == "constant":
+            return optimizer
+        # cosine: from lr down to lr × lr_final_ratio at max_epochs (stepped once per epoch)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=max(1, settings.max_epochs), eta_min=settings.lr * settings.lr_final_ratio)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch"}}
 
 
 class AudioExamplesCallback(L.Callback):

@@ -33,8 +33,7 @@ import torch
 from torch import nn
 
 from latentplay.features import FREQUENCY_BAND_HZ, FREQUENCY_WINDOW_OFFSET_MS
-
-STFT_SIZES = [32, 64, 128, 256, 512, 1024, 2048]
+from latentplay.quality import STFT_SIZES
 # Softmax temperature over the band's log power. Measured on the 160 procedural kicks against
 # latentplay.features: 0.5 -> median error 0.00 %, worst 0.8 %; 1.0 -> worst 14 %.
 SOFT_FREQUENCY_TEMPERATURE = 0.5
@@ -131,6 +130,11 @@ class LatentPlayLoss(nn.Module):
             total = (stft + self.config.alpha * time_mse + self.config.beta * feature_mse
                      + self.config.steering * steering)
         return LossTerms(total, stft, time_mse, feature_mse, steering)
+
+    def plain_mrstft(self, reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """MR-STFT of the unweighted signals: the reconstruction measure eval reports."""
+        with torch.autocast(device_type=reconstruction.device.type, enabled=False):
+            return self.stft(reconstruction.float(), target.float())
 
     def steering_error(self, steered: SteeredDecode, target: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

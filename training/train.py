@@ -4,16 +4,19 @@ RUN/
   config.yaml        the exact, resolved config of this run
   data.txt           what was loaded and what was skipped (and why)
   features.json      per one-shot features and their normalisation (mean/std)
-  checkpoints/       best-*.ckpt (lowest monitored loss) and last.ckpt
+  checkpoints/       best-*.ckpt (lowest val/mrstft: plain reconstruction, unaugmented) and last.ckpt
   examples/          original vs reconstructed WAVs + spectrograms, every N epochs
   wandb/ or csv/     the logger's files (wandb offline unless an API key is configured)
-  run.json           summary: sample count, parameter count, epochs, time, final/best losses
+  metrics.csv        every epoch's metrics (whatever the logger), and loss-curve.png
+  run.json           summary: sample count, parameter count, epochs, time, why it stopped, final/best
+                     losses, and the quality check (latentplay.quality) of the best checkpoint
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import asdict
 from datetime import timedelta
@@ -27,8 +30,10 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from latentplay.dataset import LoadedPack, load_pack_tree
 from latentplay.features import FEATURE_NAMES, measure_features
 from latentplay.training.config import TrainConfig
-from latentplay.training.lightning import AudioExamplesCallback, LatentPlayModule, OneShotDataModule
+from latentplay.quality import ReconstructionQuality, check_reconstructions
+from latentplay.training.lightning import MONITOR, AudioExamplesCallback, LatentPlayModule, OneShotDataModule
 from latentplay.training.model import parameter_count
+from latentplay.training.progress import progress_callbacks, stop_reason
 
 LOGGERS = ("wandb", "csv", "none")
 WANDB_PROJECT = "latentplay"
@@ -60,21 +65,23 @@ def run_training(data_root: Path, config: TrainConfig, run_dir: Path, logger_kin
 
     data = OneShotDataModule(pack.audio, features, mean, std, config)
     module = LatentPlayModule(config.to_dict(), mean.tolist(), std.tolist())
-    monitor = "val/loss" if data.has_validation else "train/loss"
     checkpoints = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best-{epoch:04d}",
-                                  monitor=monitor, mode="min", save_top_k=1, save_last=True,
+                                  monitor=MONITOR, mode="min", save_top_k=1, save_last=True,
                                   auto_insert_metric_name=False)
+    examples = torch.from_numpy(pack.audio[example_indices([s.ref.pack for s in pack.samples],
+                                                           config.training.audio_examples)]).unsqueeze(1)
     callbacks = [
         checkpoints,
-        EarlyStopping(monitor=monitor, mode="min", patience=config.training.patience),
-        AudioExamplesCallback(data.example_batch(config.training.audio_examples),
-                              config.training.audio_every_n_epochs, run_dir / "examples",
+        EarlyStopping(monitor=MONITOR, mode="min", patience=config.training.patience),
+        AudioExamplesCallback(examples, config.training.audio_every_n_epochs, run_dir / "examples",
                               config.data.sr),
+        *progress_callbacks(run_dir, MONITOR),
     ]
-    trainer = L.Trainer(**trainer_arguments(config, run_dir, logger_kind, data.has_validation),
-                        callbacks=callbacks)
+    trainer = L.Trainer(**trainer_arguments(config, run_dir, logger_kind), callbacks=callbacks)
     started = time.monotonic()
     trainer.fit(module, datamodule=data, ckpt_path=resolve_resume(resume, run_dir))
+    seconds = time.monotonic() - started
+    reason = stop_reason(trainer)
     summary = {
         "data_root": str(data_root),
         "num_samples": len(pack.samples),
@@ -82,18 +89,66 @@ def run_training(data_root: Path, config: TrainConfig, run_dir: Path, logger_kin
         "latent_dim": module.model.latent_dim,
         "parameters": parameter_count(module.model),
         "epochs": trainer.current_epoch,
-        "seconds": round(time.monotonic() - started, 1),
-        "monitor": monitor,
+        "seconds": round(seconds, 1),
+        "stop_reason": reason,
+        "monitor": MONITOR,
+        "monitored_on": "held-out one-shots" if data.has_validation else "training one-shots, unaugmented",
         "best_checkpoint": checkpoints.best_model_path,
         "best_score": _to_float(checkpoints.best_model_score),
         "final_metrics": {key: _to_float(value) for key, value in trainer.callback_metrics.items()},
     }
     if trainer.is_global_zero:
+        print(f"Stopped after {trainer.current_epoch} epochs ({seconds / 60:.1f} min): {reason}")
+        quality = best_model_quality(checkpoints.best_model_path, pack)
+        summary["quality"] = quality.to_dict()
+        print(quality.summary())
+        if not quality.ok:
+            print("WARNING: this model does not reproduce its training one-shots; `latentplay export` "
+                  "refuses it unless --force. See docs/training.md.")
         (run_dir / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-def trainer_arguments(config: TrainConfig, run_dir: Path, logger_kind: str, has_validation: bool) -> dict:
+def example_indices(packs: list[str], count: int) -> list[int]:
+    """Up to ``count`` one-shots to listen to, from as many packs as possible (round-robin over
+    packs spread across the pack list), and spread within each pack: the first one-shots of a
+    folder are often velocity layers of one drum."""
+    members: dict[str, list[int]] = {}
+    for index, pack in enumerate(packs):
+        members.setdefault(pack, []).append(index)
+    names = list(members)
+    if len(names) > count:
+        names = [names[i] for i in np.linspace(0, len(names) - 1, count).round().astype(int)]
+    chosen: list[int] = []
+    for round_index in range(count):
+        for name in names:
+            indices = members[name]
+            if round_index < len(indices) and len(chosen) < count:
+                # spread: 0, 1/2, 1/4, 3/4... of the pack's list
+                chosen.append(indices[spread_position(round_index, len(indices))])
+    return sorted(set(chosen))
+
+
+def spread_position(k: int, length: int) -> int:
+    """The k-th of a sequence of positions that spreads evenly over ``length`` (van der Corput)."""
+    fraction, base, n = 0.0, 0.5, k
+    while n:
+        fraction += base * (n & 1)
+        n >>= 1
+        base /= 2
+    return min(int(fraction * length), length - 1)
+
+
+def best_model_quality(checkpoint: str, pack: LoadedPack) -> ReconstructionQuality:
+    """The collapse check on the best checkpoint's reconstructions of every loaded one-shot."""
+    module = LatentPlayModule.load_from_checkpoint(checkpoint, map_location="cpu").eval()
+    with torch.inference_mode():
+        rebuilt = np.concatenate([module.model(torch.from_numpy(pack.audio[i:i + 32]).unsqueeze(1))[0][:, 0].numpy()
+                                  for i in range(0, len(pack.audio), 32)])
+    return check_reconstructions(pack.audio, rebuilt, pack.config.sample_rate)
+
+
+def trainer_arguments(config: TrainConfig, run_dir: Path, logger_kind: str) -> dict:
     settings = config.training
     max_time = timedelta(minutes=settings.max_minutes) if settings.max_minutes else None
     return dict(
@@ -107,9 +162,9 @@ def trainer_arguments(config: TrainConfig, run_dir: Path, logger_kind: str, has_
         precision=resolve_precision(settings.precision, settings.accelerator),
         logger=make_logger(logger_kind, run_dir),
         deterministic="warn",  # some CUDA kernels (transposed-conv backward) have no deterministic twin
-        enable_progress_bar=settings.progress_bar,
+        enable_progress_bar=settings.progress_bar and sys.stdout.isatty(),
         log_every_n_steps=1,
-        limit_val_batches=1.0 if has_validation else 0,  # no split: no validation loop at all
+        num_sanity_val_steps=0,
     )
 
 

@@ -94,6 +94,17 @@ class Features:
         return np.array([self.frequency_hz, self.attack_ms, self.release_ms], dtype=np.float32)
 
 
+def physical_bounds(name: str, duration_ms: float) -> tuple[float, float]:
+    """The values a feature can take on a one-shot of ``duration_ms``: frequency within
+    FREQUENCY_BAND_HZ, attack and release between 0 and the one-shot's length. A control range
+    outside these promises sounds that cannot exist (an attack longer than the one-shot)."""
+    if name == "frequency":
+        return FREQUENCY_BAND_HZ
+    if name in ("attack", "release"):
+        return 0.0, float(duration_ms)
+    raise ValueError(f"unknown feature {name!r}; expected one of {FEATURE_NAMES}")
+
+
 def measure_features(audio: np.ndarray, sample_rate: int) -> Features:
     """Measure frequency, attack and release of a mono one-shot (see module docs)."""
     audio = _checked_mono(audio)

@@ -4,6 +4,7 @@ recomputes independently — its own TorchScript calls, its own LSD, its own pro
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,16 +17,21 @@ from latentplay.cli import main
 from latentplay.evaluate import LSD_FFT_SIZE, LSD_FLOOR, LSD_HOP
 from latentplay.features import measure_features
 from latentplay.projector import RCOND
-from latentplay.training.loss import STFT_SIZES
+from latentplay.quality import STFT_SIZES
+from latentplay.synth import write_pack
 from tests.conftest import train_and_export
 
 
 @pytest.fixture(scope="module")
 def demo_eval(tmp_path_factory):
+    """A briefly trained demo model, evaluated on its 40 training kicks and on 6 kicks of
+    another procedural pack (a different seed) that it never heard."""
     root = tmp_path_factory.mktemp("demo-eval")
     data, _, bundle = train_and_export(root, "demo", n=40, epochs=15)
+    unseen = root / "unseen"
+    write_pack(unseen, n=6, seed=11)
     report_path = root / "eval.json"
-    assert main(["eval", str(bundle), "--data", str(data), "--json", str(report_path),
+    assert main(["eval", str(bundle), "--data", str(data), "--data", str(unseen), "--json", str(report_path),
                  "--sweep-samples", "3"]) == 0
     return data, bundle, json.loads(report_path.read_text())
 
@@ -43,14 +49,51 @@ def independent_lsd(reference: np.ndarray, estimate: np.ndarray) -> float:
 
 
 @pytest.mark.slow
-def test_eval_report_has_every_pack_and_control(demo_eval):
+def test_eval_report_has_every_folder_pack_and_control(demo_eval):
     _, _, report = demo_eval
-    packs = report["reconstruction"]["packs"]
-    assert list(packs) == ["synth-kicks"] and packs["synth-kicks"]["count"] == 40
+    trained, unseen = report["reconstruction"]["folders"]
+    assert list(trained["packs"]) == ["synth-kicks"]
+    assert trained["summary"]["count"] == trained["summary"]["trained"] == 40
+    assert unseen["summary"]["count"] == 6 and unseen["summary"]["trained"] == 0
+    for summary in (trained["summary"], unseen["summary"], report["reconstruction"]["trained"],
+                    report["reconstruction"]["unseen"]):
+        for name in ("mrstft", "baseline_mrstft", "lsd_db", "click_db", "sub_db"):
+            assert set(summary[name]) == {"median", "mean"}
+        assert summary["ratio"] == pytest.approx(summary["mrstft"]["median"] / summary["baseline_mrstft"]["median"])
+    assert report["reconstruction"]["quality"]["count"] == 40
     assert set(report["controls"]) == {"pc1", "pc2", "frequency", "attack", "release"}
     for row in report["controls"].values():
         assert -1 <= row["spearman_rho"] <= 1 and row["median_abs_error"] >= 0
+    for name in ("frequency", "attack", "release"):
+        row = report["controls"][name]
+        assert row["within_bounds"] and row["bounds"][0] <= row["range"][0] < row["range"][1] <= row["bounds"][1]
+    assert report["sweeps_over"] == "the bundle's own samples"
     assert all(len(rows) == 3 for rows in report["sweeps"].values())
+
+
+@pytest.mark.slow
+def test_baselines_are_the_nearest_other_training_kick(demo_eval):
+    """Recomputed with auraloss itself: a trained kick's baseline is the nearest *other* training
+    kick; an unseen kick's is the nearest training kick."""
+    import auraloss
+
+    data, bundle_path, report = demo_eval
+    from latentplay.render import ReferenceRenderer
+
+    prep = ReferenceRenderer(bundle_path).prep
+    rows = report["reconstruction"]["samples"]
+    training = {row["path"]: load_one_shot(data / row["path"], prep)[0] for row in rows if row["trained"]}
+    mrstft = auraloss.freq.MultiResolutionSTFTLoss(fft_sizes=STFT_SIZES, hop_sizes=[n // 4 for n in STFT_SIZES],
+                                                   win_lengths=STFT_SIZES)
+    as_tensor = lambda x: torch.from_numpy(x)[None, None]  # noqa: E731
+    for row in (rows[5], rows[-1]):  # one trained, one unseen
+        audio = training[row["path"]] if row["trained"] else load_one_shot(Path(row["data"]) / row["path"], prep)[0]
+        with torch.no_grad():
+            distances = {path: float(mrstft(as_tensor(other), as_tensor(audio)))
+                         for path, other in training.items() if not (row["trained"] and path == row["path"])}
+        nearest = min(distances, key=distances.get)
+        assert row["baseline_sample"] == nearest
+        assert row["baseline_mrstft"] == pytest.approx(distances[nearest], rel=1e-4)
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ from latentplay.cli import main
 from latentplay.synth import write_pack
 from latentplay.training.config import load_config
 from latentplay.training.lightning import LatentPlayModule
+from latentplay.training.train import example_indices
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +61,44 @@ def test_smoke_run_writes_checkpoint_config_and_wandb_audio(kick_pack, tmp_path,
     examples = list((run / "examples").glob("epoch_*/*_reconstruction.wav"))
     assert examples and list((run / "examples").glob("epoch_*/spectrograms.png"))
     summary = json.loads((run / "run.json").read_text())
-    assert summary["num_samples"] == 16 and summary["epochs"] == 2 and summary["monitor"] == "val/loss"
+    assert summary["num_samples"] == 16 and summary["epochs"] == 2 and summary["monitor"] == "val/mrstft"
+    assert summary["monitored_on"] == "held-out one-shots"  # the smoke config holds out a quarter
+    assert summary["stop_reason"] == "max_epochs reached (2)"
+    assert set(summary["quality"]) >= {"ok", "problems", "ratio", "correlation", "peak_median"}
     assert (run / "data.txt").read_text().startswith("Loaded 16 one-shots")
+
+
+def test_every_run_writes_metrics_csv_loss_curve_and_says_why_it_stopped(kick_pack, tmp_path, capsys):
+    run = tmp_path / "run"
+    train(kick_pack, run, "--logger", "none", "--max-epochs", "3", "--set", "data.val_split=0")
+    output = capsys.readouterr().out
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert [int(row["epoch"]) for row in rows] == [0, 1, 2]
+    assert all(float(row["val/mrstft"]) > 0 and float(row["train/loss"]) > 0 for row in rows)
+    assert (run / "loss-curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Stopped after 3 epochs" in output and "max_epochs reached (3)" in output
+    assert "QUALITY CHECK FAILED" in output  # three epochs of a tiny model reproduce nothing
+    assert "epoch 1/3" in output  # progress lines: pytest's stdout is not a terminal
+    summary = json.loads((run / "run.json").read_text())
+    assert summary["monitored_on"] == "training one-shots, unaugmented"
+
+
+def test_early_stopping_and_time_budget_are_named(kick_pack, tmp_path, capsys):
+    train(kick_pack, tmp_path / "early", "--logger", "none", "--max-epochs", "30", "--set", "training.patience=1",
+          "--set", "training.lr=1e-9")  # nothing improves: stops after min_epochs + patience
+    assert "early stopping: val/mrstft did not improve for 1 epochs" in capsys.readouterr().out
+    train(kick_pack, tmp_path / "timed", "--logger", "none", "--max-epochs", "100000",
+          "--max-minutes", "0.05")
+    assert "time budget reached" in capsys.readouterr().out
+
+
+def test_training_examples_come_from_different_packs():
+    packs = ["a"] * 10 + ["b"] * 5 + ["c"] * 3
+    chosen = example_indices(packs, 4)
+    assert len(chosen) == 4 and {packs[i] for i in chosen} == {"a", "b", "c"}
+    assert example_indices(["a"] * 12, 4) == [0, 3, 6, 9]  # spread across one pack, not its first four
+    many = [str(k) for k in range(20)]
+    assert len({many[i] for i in example_indices(many, 4)}) == 4
 
 
 def test_resume_continues_from_the_last_checkpoint(kick_pack, tmp_path):
@@ -95,10 +132,10 @@ def test_demo_config_lowers_the_training_loss(tmp_path):
     data = tmp_path / "synth"
     write_pack(data, n=160, seed=0)
     run = tmp_path / "demo"
-    assert main(["train", str(data), "--config", "demo", "--out", str(run), "--logger", "csv",
+    assert main(["train", str(data), "--config", "demo", "--out", str(run), "--logger", "none",
                  "--max-epochs", "40", "--set", "training.progress_bar=false",
                  "--set", "training.audio_every_n_epochs=1000"]) == 0
-    rows = list(csv.DictReader(open(next(run.glob("csv/**/metrics.csv")))))
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
     losses = [float(row["train/loss"]) for row in rows if row.get("train/loss")]
     print(f"demo training loss: first epoch {losses[0]:.3f}, last epoch {losses[-1]:.3f}")
     assert len(losses) == 40
