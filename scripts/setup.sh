@@ -13,7 +13,8 @@ DEBIAN_PACKAGES=(
   xvfb openbox xdotool imagemagick      # the plugin editor's screenshot test (virtual screen)
   python3-venv python3-dev ca-certificates  # a venv for Debian's own python3; pip over https
   libsndfile1 libsoxr-dev               # audio I/O and the resampler the C++ engine will use
-  hydrogen-drumkits hydrogen-data       # real recorded drum kits (latentplay kits, loader tests)
+  hydrogen-drumkits hydrogen-data       # real recorded drum kits (latentplay kits: the benchmark)
+  avldrums.lv2-soundfont                # the AVL drumkits as SoundFont 2 (latentplay kits reads them)
 )
 TORCH_VERSION=2.13.0   # a CPU build on local disk here; any other version is a CUDA download
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from latentplay import __version__
+from latentplay.kits import INSTRUMENTS
 
 CONTROL_UNITS = {"pc1": "", "pc2": "", "frequency": "Hz", "attack": "ms", "release": "ms"}
 
@@ -32,8 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, default=0)
     synth.set_defaults(handler=cmd_synth_pack)
 
-    kits = commands.add_parser("kits", help="build a real kick pack from Debian's Hydrogen drum kits")
-    kits.add_argument("--out", type=Path, default=Path("data/real-kicks"))
+    kits = commands.add_parser("kits", help="build the real-drum benchmark from Debian's drum kits (split by kit)")
+    kits.add_argument("--out", type=Path, default=Path("data/drums"))
+    kits.add_argument("--instruments", nargs="+", default=list(INSTRUMENTS), choices=INSTRUMENTS,
+                      help="default: all of them")
     kits.set_defaults(handler=cmd_kits)
 
     scan = commands.add_parser("scan", help="load a pack tree as training would; report skips and features")
@@ -66,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--data", type=Path, required=True, help="the data folder the run trained on")
     export.add_argument("--out", type=Path, required=True, help="bundle folder, e.g. kicks.latentplay")
     export.add_argument("--checkpoint", type=Path, help="default: the run's best checkpoint")
-    export.add_argument("--force", action="store_true", help="replace an existing bundle")
+    export.add_argument("--force", action="store_true",
+                        help="replace an existing bundle, and export a model that fails the quality check")
     export.set_defaults(handler=cmd_export)
 
     info = commands.add_parser("info", help="summary of a model bundle")
@@ -90,9 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", help="reconstruction and control accuracy of a bundle")
     evaluate.add_argument("bundle", type=Path)
-    evaluate.add_argument("--data", type=Path, required=True)
+    evaluate.add_argument("--data", type=Path, action="append", required=True,
+                          help="a data folder, trained on or not; repeat it (give the training folder too: "
+                               "it holds the nearest-other baseline)")
     evaluate.add_argument("--json", type=Path, help="also write the full report as JSON")
     evaluate.add_argument("--sweep-samples", type=int, default=8)
+    evaluate.add_argument("--targets", action="store_true",
+                          help="also print the real-kick benchmark's targets, met or missed (docs/training.md)")
     evaluate.set_defaults(handler=cmd_eval)
 
     render = commands.add_parser("render", help="render a MIDI file through the built VST3 (offline, as a DAW bounce)")
@@ -141,11 +149,14 @@ def cmd_synth_pack(args) -> int:
 
 
 def cmd_kits(args) -> int:
-    from latentplay.kits import build_kick_pack
+    from latentplay.kits import HELD_OUT_KITS, build_benchmark, summary_lines
 
-    copied = build_kick_pack(args.out)
-    kits = sorted({item.kit for item in copied})
-    print(f"Copied {len(copied)} kick samples from {len(kits)} kits into {args.out}")
+    manifest, notes = build_benchmark(args.out, tuple(args.instruments))
+    for note in notes:
+        print(f"note: {note}")
+    print(f"Wrote {len(manifest)} one-shots to {args.out}/INSTRUMENT/SPLIT/KIT/ "
+          f"(held-out kits: {', '.join(HELD_OUT_KITS)}):")
+    print("\n".join(summary_lines(manifest)))
     return 0
 
 
@@ -201,7 +212,7 @@ def cmd_train(args) -> int:
 def cmd_export(args) -> int:
     from latentplay.export.exporter import export_bundle
 
-    out = export_bundle(args.run, args.data, args.out, checkpoint=args.checkpoint, overwrite=args.force)
+    out = export_bundle(args.run, args.data, args.out, checkpoint=args.checkpoint, force=args.force)
     print(f"Bundle written and verified: {out}")
     return cmd_info(argparse.Namespace(bundle=out))
 
@@ -216,6 +227,13 @@ def cmd_info(args) -> int:
     print(f"  audio       {bundle.length} samples at {bundle.sample_rate} Hz "
           f"({1000 * bundle.length / bundle.sample_rate:.0f} ms), latent {bundle.latent_dim}")
     print(f"  packs       " + ", ".join(f"{pack} ({count})" for pack, count in counts.items()))
+    quality = bundle.sidecar["training"]["metrics"].get("quality")
+    if quality:  # the collapse check export ran (latentplay.quality)
+        verdict = "OK" if quality["ok"] else "FAILED (exported with --force): " + "; ".join(quality["problems"])
+        baseline = ("no baseline (one one-shot)" if quality["baseline_median"] is None
+                    else f"nearest other {quality['baseline_median']:.3f}")
+        print(f"  quality     {verdict}; MR-STFT {quality['mrstft_median']:.3f} vs {baseline} "
+              f"on its training one-shots")
     print("  controls")
     for control in bundle.controls:
         quality = f"R² fit {control.r2['fit']:.2f}, cv {control.r2['cv']:.2f}" if control.r2 else "PCA"
@@ -250,10 +268,12 @@ def cmd_regen(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from latentplay.evaluate import evaluate_bundle, print_report, write_report
+    from latentplay.evaluate import evaluate_bundle, print_report, print_targets, write_report
 
     report = evaluate_bundle(args.bundle, args.data, sweep_samples=args.sweep_samples)
     print_report(report)
+    if args.targets:
+        print_targets(report)
     if args.json:
         write_report(report, args.json)
         print(f"Wrote {args.json}")

@@ -26,6 +26,7 @@ samples) and the median |measured − asked| in the control's unit.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -241,17 +242,16 @@ def print_report(report: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 140)  # logs get the whole table
     reconstruction = report["reconstruction"]
     table = Table(title="Reconstruction: encode + decode (median per pack; baseline: nearest other training one-shot)")
-    for column in ("data / pack", "trained", "n", "MR-STFT", "mean", "baseline", "ratio", "LSD dB",
+    for column in ("data / pack", "trained/n", "MR-STFT", "mean", "baseline", "ratio", "LSD dB",
                    "click dB", "sub dB"):
         table.add_column(column, justify="left" if column == "data / pack" else "right")
 
     def add_row(label: str, summary: dict, style: str | None = None) -> None:
         ratio = "—" if summary["ratio"] is None else f"{summary['ratio']:.2f}"
-        table.add_row(label, f"{summary['trained']}/{summary['count']}", str(summary["count"]),
-                      _figure(summary, "mrstft"), _figure(summary, "mrstft", "mean"),
+        table.add_row(label, f"{summary['trained']}/{summary['count']}", _figure(summary, "mrstft"), _figure(summary, "mrstft", "mean"),
                       _figure(summary, "baseline_mrstft"), ratio, _figure(summary, "lsd_db", digits=1),
                       _figure(summary, "click_db", digits=1), _figure(summary, "sub_db", digits=1), style=style)
 

@@ -25,10 +25,13 @@ def test_demo_bundle_validates():
 def test_recorded_eval_figures_are_reproduced(tmp_path):
     recorded = json.loads((PRESETS / "demo-eval.json").read_text())
     write_pack(tmp_path, n=160, seed=0)  # the data the bundle was trained on (scripts/train-demo-bundle.sh)
-    report = evaluate_bundle(PRESETS / "demo.latentplay", tmp_path)
-    for pack, row in recorded["reconstruction"]["packs"].items():
-        assert report["reconstruction"]["packs"][pack]["mrstft"] == pytest.approx(row["mrstft"], rel=1e-3)
-        assert report["reconstruction"]["packs"][pack]["lsd_db"] == pytest.approx(row["lsd_db"], rel=1e-3)
+    report = evaluate_bundle(PRESETS / "demo.latentplay", [tmp_path])
+    for pack, row in recorded["reconstruction"]["folders"][0]["packs"].items():
+        got = report["reconstruction"]["folders"][0]["packs"][pack]
+        for name in ("mrstft", "lsd_db", "baseline_mrstft", "click_db", "sub_db"):
+            for statistic in ("median", "mean"):
+                assert got[name][statistic] == pytest.approx(row[name][statistic], rel=1e-3, abs=1e-3)
+    assert report["reconstruction"]["quality"]["ok"] == recorded["reconstruction"]["quality"]["ok"]
     for name, row in recorded["controls"].items():
         assert report["controls"][name]["spearman_rho"] == pytest.approx(row["spearman_rho"], abs=0.02)
         assert report["controls"][name]["median_abs_error"] == pytest.approx(row["median_abs_error"], rel=0.02, abs=0.05)
