@@ -17,6 +17,7 @@ can act on; the pack loader (:mod:`latentplay.dataset`) skips and reports them.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,7 @@ def read_audio(path: Path) -> tuple[np.ndarray, int, str]:
         # (libsndfile only says "System error").
         with open(path, "rb") as file, soundfile.SoundFile(file) as handle:
             data = handle.read(dtype="float64", always_2d=True)
+            check_complete(path, len(data))
             return data, handle.samplerate, handle.subtype
     except PermissionError:
         raise UnusableAudio("permission denied") from None
@@ -78,6 +80,47 @@ def read_audio(path: Path) -> tuple[np.ndarray, int, str]:
         raise UnusableAudio(f"not readable as audio ({_first_line(error)})") from None
     except OSError as error:
         raise UnusableAudio(f"cannot open ({error.strerror or error})") from None
+
+
+# Container -> (byte order, the chunk that holds the audio data, bytes of it before the audio:
+# AIFF's SSND starts with an offset and a block size). Other formats are not checked.
+AUDIO_DATA_CHUNKS = {(b"RIFF", b"WAVE"): ("<", b"data", 0), (b"RIFX", b"WAVE"): (">", b"data", 0),
+                     (b"FORM", b"AIFF"): (">", b"SSND", 8), (b"FORM", b"AIFC"): (">", b"SSND", 8)}
+STREAMING_SIZES = (0, 0xFFFFFFFF)  # "size unknown" placeholders (streams, RF64): not a truncation
+
+
+def data_chunk_shortfall(path: Path) -> tuple[int, int] | None:
+    """(declared, present) bytes of a WAV/AIFF file's audio data chunk when the file holds less
+    than its header declares (e.g. an interrupted copy); None when complete or not checkable.
+    libsndfile reads such a file without an error, as a shorter one-shot."""
+    with open(path, "rb") as file:
+        header = file.read(12)
+        container = AUDIO_DATA_CHUNKS.get((header[:4], header[8:12]))
+        if container is None:
+            return None
+        order, wanted, preamble = container
+        file_size = Path(path).stat().st_size
+        offset = 12
+        while offset + 8 <= file_size:
+            file.seek(offset)
+            chunk_id, size = struct.unpack(order + "4sI", file.read(8))
+            if chunk_id == wanted:
+                present = file_size - offset - 8
+                if size in STREAMING_SIZES or size <= present:
+                    return None
+                return size - preamble, max(0, present - preamble)
+            offset += 8 + size + (size & 1)  # chunks are padded to an even size
+    return None
+
+
+def check_complete(path: Path, frames_read: int) -> None:
+    shortfall = data_chunk_shortfall(path)
+    if shortfall is None:
+        return
+    declared, present = shortfall
+    declared_frames = declared * frames_read // present if present else "more than 0"
+    raise UnusableAudio(f"truncated: the header declares {declared_frames} frames ({declared} bytes of audio), "
+                        f"the file holds {frames_read} ({present} bytes); an interrupted copy?")
 
 
 def _first_line(error: Exception) -> str:

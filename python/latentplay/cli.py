@@ -168,10 +168,16 @@ def cmd_scan(args) -> int:
     prep = load_config(args.config).data.prep()
     pack = load_pack_tree(args.data, prep, progress=True)
     print(pack.summary())
-    print(f"{'file':60s} " + " ".join(f"{n} ({u})".rjust(16) for n, u in zip(FEATURE_NAMES, FEATURE_UNITS)))
+    cropped = pack.cropped_count()
+    print(f"{cropped} of {len(pack.samples)} one-shots ({100 * cropped / len(pack.samples):.0f} %) are longer than "
+          f"{1000 * prep.duration_s:.0f} ms after the onset and are cropped")
+    print(f"{'rate':>6s} {'format':>9s} {'ch':>2s} " + " ".join(f"{n} ({u})".rjust(15) for n, u in
+                                                              zip(FEATURE_NAMES, FEATURE_UNITS)) + "  file")
     for sample, audio in zip(pack.samples, pack.audio):
         values = measure_features(audio, prep.sample_rate).as_array()
-        print(f"{sample.ref.relative_path[-60:]:60s} " + " ".join(f"{v:16.1f}" for v in values))
+        source = sample.source
+        print(f"{source.sample_rate:6d} {source.subtype:>9s} {source.channels:2d} "
+              + " ".join(f"{v:15.1f}" for v in values) + f"  {sample.ref.path}")
     return 0
 
 

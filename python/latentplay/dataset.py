@@ -58,6 +58,11 @@ class LoadedPack:
     def packs(self) -> list[str]:
         return sorted({sample.ref.pack for sample in self.samples})
 
+    def cropped_count(self) -> int:
+        """One-shots longer than the model duration after the onset trim: their tails are cut."""
+        return sum(sample.source.frames / sample.source.sample_rate - sample.source.onset_s > self.config.duration_s
+                   for sample in self.samples)
+
     def summary(self) -> str:
         counts = {pack: 0 for pack in self.packs}
         for sample in self.samples:

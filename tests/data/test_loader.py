@@ -186,3 +186,49 @@ def test_silence_never_divides_by_zero():
 
     with pytest.raises(UnusableAudio, match="silent"):
         prepare_one_shot(np.zeros(1000), 44100, CONFIG)
+
+
+@pytest.mark.parametrize("name,subtype,fmt", [("cut16.wav", "PCM_16", "WAV"), ("cut24.wav", "PCM_24", "WAV"),
+                                              ("cut.aiff", "PCM_16", "AIFF")])
+def test_a_file_cut_mid_data_is_skipped_as_truncated(tmp_path, name, subtype, fmt):
+    """An interrupted copy: the header is intact, the data stops early. libsndfile reads it as a
+    shorter sound without an error; the loader must say what happened."""
+    intact = write(tmp_path / "intact" / "Pack" / name, simple_kick(44100, seconds=0.3), 44100, subtype, fmt)
+    assert load_pack_tree(tmp_path / "intact", CONFIG).skipped == []
+    cut = tmp_path / "cut" / "Pack" / name
+    cut.parent.mkdir(parents=True)
+    data = intact.read_bytes()
+    cut.write_bytes(data[:len(data) // 3])
+    pack_root = tmp_path / "cut"
+    write(pack_root / "Pack" / "good.wav", simple_kick(44100), 44100, "PCM_16")
+    pack = load_pack_tree(pack_root, CONFIG)
+    assert [s.ref.relative_path for s in pack.samples] == ["Pack/good.wav"]
+    [skipped] = pack.skipped
+    frames = int(0.3 * 44100)
+    assert skipped.relative_path == f"Pack/{name}"
+    assert skipped.reason.startswith(f"truncated: the header declares {frames} frames")
+    assert "an interrupted copy?" in skipped.reason
+
+
+def test_a_wav_with_a_chunk_after_its_data_is_complete(tmp_path):
+    path = write(tmp_path / "Pack" / "tagged.wav", simple_kick(44100), 44100, "PCM_16")
+    data = bytearray(path.read_bytes())
+    extra = b"LIST" + (5).to_bytes(4, "little") + b"INFOx\0"  # odd size, padded
+    data += extra
+    data[4:8] = (len(data) - 8).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    assert load_pack_tree(tmp_path, CONFIG).skipped == []
+
+
+def test_scan_shows_formats_full_paths_and_the_cropped_share(tmp_path, capsys):
+    from latentplay.cli import main
+
+    write(tmp_path / "Pack" / "long_stereo.wav", np.stack([simple_kick(48000, seconds=0.5)] * 2, axis=1), 48000,
+          "PCM_24")
+    write(tmp_path / "Pack" / "short.flac", simple_kick(44100, seconds=0.1), 44100, "PCM_16")
+    assert main(["scan", str(tmp_path)]) == 0
+    output = capsys.readouterr().out
+    assert "1 of 2 one-shots (50 %) are longer than 300 ms after the onset and are cropped" in output
+    rows = {line.split()[-1]: line.split() for line in output.splitlines() if line.endswith((".wav", ".flac"))}
+    assert rows[str(tmp_path / "Pack" / "long_stereo.wav")][:3] == ["48000", "PCM_24", "2"]
+    assert rows[str(tmp_path / "Pack" / "short.flac")][:3] == ["44100", "PCM_16", "1"]
