@@ -17,9 +17,11 @@ can act on; the pack loader (:mod:`latentplay.dataset`) skips and reports them.
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile
@@ -62,6 +64,13 @@ class SourceInfo:
     subtype: str
     onset_s: float
 
+    @property
+    def seconds_after_onset(self) -> float:
+        """The one-shot's length once trimmed to its onset, at the source rate."""
+        # In whole frames: subtracting onset_s from the length in seconds can land a hair above
+        # a duration the one-shot meets exactly.
+        return (self.frames - round(self.onset_s * self.sample_rate)) / self.sample_rate
+
 
 def read_audio(path: Path) -> tuple[np.ndarray, int, str]:
     """Read a file as float64 frames x channels, its rate and its subtype (e.g. "PCM_24").
@@ -72,7 +81,7 @@ def read_audio(path: Path) -> tuple[np.ndarray, int, str]:
         # (libsndfile only says "System error").
         with open(path, "rb") as file, soundfile.SoundFile(file) as handle:
             data = handle.read(dtype="float64", always_2d=True)
-            check_complete(path, len(data))
+            check_complete(file, handle, len(data))
             return data, handle.samplerate, handle.subtype
     except PermissionError:
         raise UnusableAudio("permission denied") from None
@@ -82,45 +91,68 @@ def read_audio(path: Path) -> tuple[np.ndarray, int, str]:
         raise UnusableAudio(f"cannot open ({error.strerror or error})") from None
 
 
-# Container -> (byte order, the chunk that holds the audio data, bytes of it before the audio:
-# AIFF's SSND starts with an offset and a block size). Other formats are not checked.
+# Container id and form type -> (byte order, the chunk holding the audio, bytes in that chunk before
+# the audio: AIFF's SSND starts with an offset and a block size). Other formats are not checked.
 AUDIO_DATA_CHUNKS = {(b"RIFF", b"WAVE"): ("<", b"data", 0), (b"RIFX", b"WAVE"): (">", b"data", 0),
+                     (b"RF64", b"WAVE"): ("<", b"data", 0), (b"BW64", b"WAVE"): ("<", b"data", 0),
                      (b"FORM", b"AIFF"): (">", b"SSND", 8), (b"FORM", b"AIFC"): (">", b"SSND", 8)}
-STREAMING_SIZES = (0, 0xFFFFFFFF)  # "size unknown" placeholders (streams, RF64): not a truncation
+SIZE_IN_DS64 = 0xFFFFFFFF  # RF64/BW64: the real 64-bit size of the data chunk is in the ds64 chunk
+STREAMING_SIZES = (0, 0xFFFFFFFF)  # "size unknown" placeholders written by streaming writers
+
+# Bytes per sample of the subtypes whose frames all have the same size (compressed ones do not).
+SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8,
+                "ULAW": 1, "ALAW": 1}
 
 
-def data_chunk_shortfall(path: Path) -> tuple[int, int] | None:
-    """(declared, present) bytes of a WAV/AIFF file's audio data chunk when the file holds less
-    than its header declares (e.g. an interrupted copy); None when complete or not checkable.
-    libsndfile reads such a file without an error, as a shorter one-shot."""
-    with open(path, "rb") as file:
-        header = file.read(12)
-        container = AUDIO_DATA_CHUNKS.get((header[:4], header[8:12]))
-        if container is None:
-            return None
-        order, wanted, preamble = container
-        file_size = Path(path).stat().st_size
-        offset = 12
-        while offset + 8 <= file_size:
-            file.seek(offset)
-            chunk_id, size = struct.unpack(order + "4sI", file.read(8))
-            if chunk_id == wanted:
-                present = file_size - offset - 8
-                if size in STREAMING_SIZES or size <= present:
-                    return None
-                return size - preamble, max(0, present - preamble)
-            offset += 8 + size + (size & 1)  # chunks are padded to an even size
+def audio_data_bytes(file: BinaryIO) -> tuple[int, int] | None:
+    """(declared, present) bytes of audio in a WAV/RF64/AIFF file's data chunk.
+
+    None for other formats, for a declared size that is a streaming placeholder and for a file
+    without a data chunk. Chunks are walked from the start because a valid file may hold any
+    chunks before (and after) the data chunk."""
+    file.seek(0)
+    header = file.read(12)
+    container = AUDIO_DATA_CHUNKS.get((header[:4], header[8:12]))
+    if container is None:
+        return None
+    order, data_chunk, preamble = container
+    file_size = file.seek(0, os.SEEK_END)
+    ds64_data_size = None
+    offset = 12
+    while offset + 8 <= file_size:
+        file.seek(offset)
+        chunk_id, size = struct.unpack(order + "4sI", file.read(8))
+        if chunk_id == b"ds64":
+            ds64 = file.read(16)  # 64-bit RIFF size, then 64-bit data size
+            ds64_data_size = struct.unpack("<8xQ", ds64)[0] if len(ds64) == 16 else None
+        elif chunk_id == data_chunk:
+            if size == SIZE_IN_DS64 and ds64_data_size is not None:
+                size = ds64_data_size
+            if size in STREAMING_SIZES:
+                return None
+            present = min(size, file_size - offset - 8)
+            return size - preamble, max(0, present - preamble)
+        offset += 8 + size + (size & 1)  # chunks are padded to an even size
     return None
 
 
-def check_complete(path: Path, frames_read: int) -> None:
-    shortfall = data_chunk_shortfall(path)
-    if shortfall is None:
+def check_complete(file: BinaryIO, handle: soundfile.SoundFile, frames_read: int) -> None:
+    """Raise UnusableAudio when a WAV/AIFF file holds less audio than its header declares (an
+    interrupted copy): libsndfile reads such a file without an error, as a shorter sound, and
+    only notes the mismatch in its log."""
+    data_bytes = audio_data_bytes(file)
+    if data_bytes is None:
         return
-    declared, present = shortfall
-    declared_frames = declared * frames_read // present if present else "more than 0"
-    raise UnusableAudio(f"truncated: the header declares {declared_frames} frames ({declared} bytes of audio), "
-                        f"the file holds {frames_read} ({present} bytes); an interrupted copy?")
+    declared, present = data_bytes
+    if present >= declared:
+        return
+    frame_bytes = SAMPLE_BYTES.get(handle.subtype, 0) * handle.channels
+    if frame_bytes:
+        declared_text, held = f"{declared // frame_bytes} frames", frames_read
+    else:  # compressed audio: a byte count is all the header tells
+        declared_text, held = f"{declared} bytes of audio", present
+    raise UnusableAudio(f"truncated: the header declares {declared_text}, the file holds {held} "
+                        f"(an interrupted copy?)")
 
 
 def _first_line(error: Exception) -> str:

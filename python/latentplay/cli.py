@@ -171,12 +171,12 @@ def cmd_scan(args) -> int:
     cropped = pack.cropped_count()
     print(f"{cropped} of {len(pack.samples)} one-shots ({100 * cropped / len(pack.samples):.0f} %) are longer than "
           f"{1000 * prep.duration_s:.0f} ms after the onset and are cropped")
-    print(f"{'rate':>6s} {'format':>9s} {'ch':>2s} " + " ".join(f"{n} ({u})".rjust(15) for n, u in
-                                                              zip(FEATURE_NAMES, FEATURE_UNITS)) + "  file")
+    feature_columns = " ".join(f"{n} ({u})".rjust(15) for n, u in zip(FEATURE_NAMES, FEATURE_UNITS))
+    print(f"{'rate':>6s} {'subtype':>14s} {'channels':>8s} {feature_columns}  file")
     for sample, audio in zip(pack.samples, pack.audio):
         values = measure_features(audio, prep.sample_rate).as_array()
         source = sample.source
-        print(f"{source.sample_rate:6d} {source.subtype:>9s} {source.channels:2d} "
+        print(f"{source.sample_rate:6d} {source.subtype:>14s} {source.channels:8d} "
               + " ".join(f"{v:15.1f}" for v in values) + f"  {sample.ref.path}")
     return 0
 

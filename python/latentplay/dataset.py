@@ -60,8 +60,7 @@ class LoadedPack:
 
     def cropped_count(self) -> int:
         """One-shots longer than the model duration after the onset trim: their tails are cut."""
-        return sum(sample.source.frames / sample.source.sample_rate - sample.source.onset_s > self.config.duration_s
-                   for sample in self.samples)
+        return sum(sample.source.seconds_after_onset > self.config.duration_s for sample in self.samples)
 
     def summary(self) -> str:
         counts = {pack: 0 for pack in self.packs}

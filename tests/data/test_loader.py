@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -188,34 +189,47 @@ def test_silence_never_divides_by_zero():
         prepare_one_shot(np.zeros(1000), 44100, CONFIG)
 
 
-@pytest.mark.parametrize("name,subtype,fmt", [("cut16.wav", "PCM_16", "WAV"), ("cut24.wav", "PCM_24", "WAV"),
-                                              ("cut.aiff", "PCM_16", "AIFF")])
-def test_a_file_cut_mid_data_is_skipped_as_truncated(tmp_path, name, subtype, fmt):
-    """An interrupted copy: the header is intact, the data stops early. libsndfile reads it as a
-    shorter sound without an error; the loader must say what happened."""
-    intact = write(tmp_path / "intact" / "Pack" / name, simple_kick(44100, seconds=0.3), 44100, subtype, fmt)
+@pytest.mark.parametrize("name,subtype,fmt,channels", [
+    ("cut16.wav", "PCM_16", "WAV", 1), ("cut24.wav", "PCM_24", "WAV", 2), ("cut.aiff", "PCM_16", "AIFF", 1),
+    ("cut_rf64.wav", "PCM_16", "RF64", 1),  # the data size lies in the ds64 chunk
+])
+def test_a_file_cut_mid_data_is_skipped_as_truncated(tmp_path, name, subtype, fmt, channels):
+    """An interrupted copy: the header is intact, the data stops early (here mid-frame). libsndfile
+    reads it as a shorter sound without an error; the loader must say what happened."""
+    kick = np.stack([simple_kick(44100, seconds=0.3)] * channels, axis=1)
+    intact = write(tmp_path / "intact" / "Pack" / name, kick, 44100, subtype, fmt)
     assert load_pack_tree(tmp_path / "intact", CONFIG).skipped == []
+    frame_bytes = channels * int(subtype[-2:]) // 8
+    audio_start = intact.stat().st_size - len(kick) * frame_bytes  # soundfile writes the audio last
     cut = tmp_path / "cut" / "Pack" / name
     cut.parent.mkdir(parents=True)
-    data = intact.read_bytes()
-    cut.write_bytes(data[:len(data) // 3])
-    pack_root = tmp_path / "cut"
-    write(pack_root / "Pack" / "good.wav", simple_kick(44100), 44100, "PCM_16")
-    pack = load_pack_tree(pack_root, CONFIG)
+    shutil.copyfile(intact, cut)
+    os.truncate(cut, audio_start + 480 * frame_bytes + 1)
+    write(tmp_path / "cut" / "Pack" / "good.wav", simple_kick(44100), 44100, "PCM_16")
+    pack = load_pack_tree(tmp_path / "cut", CONFIG)
     assert [s.ref.relative_path for s in pack.samples] == ["Pack/good.wav"]
-    [skipped] = pack.skipped
-    frames = int(0.3 * 44100)
-    assert skipped.relative_path == f"Pack/{name}"
-    assert skipped.reason.startswith(f"truncated: the header declares {frames} frames")
-    assert "an interrupted copy?" in skipped.reason
+    assert [(skip.relative_path, skip.reason) for skip in pack.skipped] == [
+        (f"Pack/{name}", f"truncated: the header declares {len(kick)} frames, the file holds 480 "
+                         f"(an interrupted copy?)")]
 
 
 def test_a_wav_with_a_chunk_after_its_data_is_complete(tmp_path):
     path = write(tmp_path / "Pack" / "tagged.wav", simple_kick(44100), 44100, "PCM_16")
     data = bytearray(path.read_bytes())
-    extra = b"LIST" + (5).to_bytes(4, "little") + b"INFOx\0"  # odd size, padded
-    data += extra
+    data += b"LIST" + (5).to_bytes(4, "little") + b"INFOx\0"  # odd size, padded
     data[4:8] = (len(data) - 8).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    pack = load_pack_tree(tmp_path, CONFIG)
+    assert pack.skipped == [] and pack.samples[0].source.frames == len(simple_kick(44100))
+
+
+def test_a_streamed_wav_without_a_data_size_is_not_truncated(tmp_path):
+    """Streaming writers put 0xFFFFFFFF ("unknown") in the data size: larger than the file, but
+    no truncation."""
+    path = write(tmp_path / "Pack" / "streamed.wav", simple_kick(44100), 44100, "PCM_16")
+    data = bytearray(path.read_bytes())
+    assert data[36:40] == b"data"
+    data[40:44] = (0xFFFFFFFF).to_bytes(4, "little")
     path.write_bytes(bytes(data))
     assert load_pack_tree(tmp_path, CONFIG).skipped == []
 
@@ -223,12 +237,21 @@ def test_a_wav_with_a_chunk_after_its_data_is_complete(tmp_path):
 def test_scan_shows_formats_full_paths_and_the_cropped_share(tmp_path, capsys):
     from latentplay.cli import main
 
-    write(tmp_path / "Pack" / "long_stereo.wav", np.stack([simple_kick(48000, seconds=0.5)] * 2, axis=1), 48000,
-          "PCM_24")
-    write(tmp_path / "Pack" / "short.flac", simple_kick(44100, seconds=0.1), 44100, "PCM_16")
+    folder = tmp_path / "Pack" / "a sub-pack folder with a name long enough to pass sixty characters"
+    write(folder / "long_stereo.wav", np.stack([simple_kick(48000, seconds=0.5)] * 2, axis=1), 48000, "PCM_24")
+    write(folder / "short.flac", simple_kick(44100, seconds=0.1), 44100, "PCM_16")
     assert main(["scan", str(tmp_path)]) == 0
     output = capsys.readouterr().out
     assert "1 of 2 one-shots (50 %) are longer than 300 ms after the onset and are cropped" in output
-    rows = {line.split()[-1]: line.split() for line in output.splitlines() if line.endswith((".wav", ".flac"))}
-    assert rows[str(tmp_path / "Pack" / "long_stereo.wav")][:3] == ["48000", "PCM_24", "2"]
-    assert rows[str(tmp_path / "Pack" / "short.flac")][:3] == ["44100", "PCM_16", "1"]
+    rows = {line.split("  ")[-1]: line.split()[:3] for line in output.splitlines() if line.endswith((".wav", ".flac"))}
+    assert rows == {str(folder / "long_stereo.wav"): ["48000", "PCM_24", "2"],
+                    str(folder / "short.flac"): ["44100", "PCM_16", "1"]}
+
+
+def test_a_one_shot_exactly_the_model_duration_is_not_cropped(tmp_path):
+    """Measured in whole frames after the onset: seconds subtracted as floats could land above."""
+    write(tmp_path / "Pack" / "exact.wav", np.concatenate([np.zeros(10), simple_kick(48000, seconds=0.3)]), 48000,
+          "PCM_24")
+    pack = load_pack_tree(tmp_path, CONFIG)
+    assert pack.samples[0].source.seconds_after_onset == CONFIG.duration_s
+    assert pack.cropped_count() == 0
