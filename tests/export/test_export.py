@@ -77,7 +77,7 @@ def test_a_failed_self_check_leaves_no_bundle_behind(smoke_export, tmp_path, mon
     monkeypatch.setattr(exporter, "MAX_EXPORT_DIFF", -1.0)  # no TorchScript can pass this check
     out = tmp_path / "failed.latentplay"
     with pytest.raises(exporter.ExportError, match="differs from the eager model"):
-        exporter.export_bundle(run, data, out)
+        exporter.export_bundle(run, data, out, force=True)  # past the quality check, to the self-check
     assert list(tmp_path.iterdir()) == []
 
 
@@ -128,7 +128,11 @@ def test_info_plot_and_regen_commands(smoke_export, tmp_path):
     wav_out = tmp_path / "from_wav.wav"
     subprocess.run([LATENTPLAY, "regen", str(bundle), "--wav", str(data / sample.path), "--out", str(wav_out)],
                    check=True, capture_output=True)
-    assert np.max(np.abs(soundfile.read(str(wav_out), dtype="float32")[0] - renderer.regenerate(sample.index))) < 1e-5
+    expected = renderer.regenerate(sample.index)
+    # float32 rounding grows with the signal: the exporter's own tolerance (a smoke model's
+    # outputs can peak well above 1)
+    allowed = exporter.MAX_EXPORT_DIFF * max(1.0, float(np.max(np.abs(expected))))
+    assert np.max(np.abs(soundfile.read(str(wav_out), dtype="float32")[0] - expected)) < allowed
 
 
 def test_sidecar_has_no_nan_literals(smoke_export):
