@@ -155,8 +155,11 @@ def reconstruction_report(renderer: ReferenceRenderer, data_roots: list[Path]) -
     report["unseen"] = summarise([r for r in all_rows if not r.trained]) if not all(r.trained for r in all_rows) else None
     trained = [(f.pack.audio[f.trained], f.rebuilt[f.trained]) for f in folders if f.trained.any()]
     if trained:
+        trained_rows = [r for r in all_rows if r.trained]  # same order as the concatenation below
+        measured = None if len(trained_rows) < 2 else (np.array([r.mrstft for r in trained_rows]),
+                                                       np.array([r.baseline_mrstft for r in trained_rows]))
         quality = check_reconstructions(np.concatenate([a for a, _ in trained]),
-                                        np.concatenate([r for _, r in trained]), rate, distance)
+                                        np.concatenate([r for _, r in trained]), rate, distance, measured)
         report["quality"] = quality.to_dict() | {"summary": quality.summary()}
     return report
 

@@ -169,12 +169,16 @@ class ReconstructionQuality:
 
 
 def check_reconstructions(originals: np.ndarray, reconstructions: np.ndarray, sample_rate: int,
-                          distance: SpectralDistance | None = None) -> ReconstructionQuality:
+                          distance: SpectralDistance | None = None,
+                          measured: tuple[np.ndarray, np.ndarray] | None = None) -> ReconstructionQuality:
     """Reconstructions of a model's *training* one-shots against the collapse thresholds; the
-    baseline is each original's nearest other original."""
+    baseline is each original's nearest other original. ``measured``: each one-shot's MR-STFT and
+    baseline, when the caller has already computed them (eval), so they are not computed twice."""
     distance = distance or SpectralDistance()
-    mrstft = distance.pairs(originals, reconstructions)
-    baseline = nearest_other(originals, originals, same_set=True, distance=distance).distance
+    if measured is None:
+        measured = (distance.pairs(originals, reconstructions),
+                    nearest_other(originals, originals, same_set=True, distance=distance).distance)
+    mrstft, baseline = measured
     peaks = np.abs(reconstructions).max(axis=1)
     data_peaks = np.abs(originals).max(axis=1)
     quality = ReconstructionQuality(
