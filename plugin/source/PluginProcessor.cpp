@@ -13,6 +13,27 @@ juce::String formatNumber(double value, const char* unit) {
   return juce::String(value, 2) + (unit[0] ? juce::String(" ") + unit : juce::String());
 }
 
+// An integer parameter that hosts see as stepped (JUCE reports an AudioParameterInt to VST3
+// hosts as continuous unless it says it is discrete).
+class SteppedIntParameter : public juce::AudioParameterInt {
+ public:
+  using juce::AudioParameterInt::AudioParameterInt;
+  bool isDiscrete() const override { return true; }
+};
+
+// The five controls' positions where a fresh instance starts: the first sample's own values.
+std::array<float, kNumControls> startingPositions(const Engine* engine) {
+  std::array<float, kNumControls> positions;
+  positions.fill(0.5f);
+  if (engine == nullptr) return positions;
+  const Bundle& bundle = engine->bundle();
+  const Eigen::VectorXd own = engine->own_controls(bundle.samples.front().latent);
+  for (int k = 0; k < kNumControls; ++k)
+    positions[static_cast<size_t>(k)] =
+        juce::jlimit(0.0f, 1.0f, static_cast<float>(bundle.controls[k].positionOf(own[k])));
+  return positions;
+}
+
 }  // namespace
 
 float LatentPlayProcessor::controlValue(int k) const {
@@ -23,6 +44,7 @@ juce::AudioProcessorValueTreeState::ParameterLayout LatentPlayProcessor::createL
   juce::AudioProcessorValueTreeState::ParameterLayout layout;
   // The five controls are stored as positions 0..1 in the loaded bundle's ranges (which differ
   // between bundles); hosts see them in real units through the text functions.
+  const std::array<float, kNumControls> defaults = startingPositions(initial_.engine.get());
   for (int k = 0; k < kNumControls; ++k) {
     auto to_text = [this, k](float position, int) -> juce::String {
       if (!ranges_.known.load()) return juce::String(position, 3);
@@ -37,7 +59,7 @@ juce::AudioProcessorValueTreeState::ParameterLayout LatentPlayProcessor::createL
     };
     layout.add(std::make_unique<juce::AudioParameterFloat>(
         ids::controls[static_cast<size_t>(k)], kControlLabels[static_cast<size_t>(k)],
-        juce::NormalisableRange<float>(0.0f, 1.0f), 0.5f,
+        juce::NormalisableRange<float>(0.0f, 1.0f), defaults[static_cast<size_t>(k)],
         juce::AudioParameterFloatAttributes().withStringFromValueFunction(to_text).withValueFromStringFunction(
             from_text)));
   }
@@ -48,7 +70,7 @@ juce::AudioProcessorValueTreeState::ParameterLayout LatentPlayProcessor::createL
     const auto& path = samples[static_cast<size_t>(juce::jlimit(0, static_cast<int>(samples.size()) - 1, index))].path;
     return juce::File::createFileWithoutCheckingPath("/" + juce::String(path)).getFileNameWithoutExtension();
   };
-  layout.add(std::make_unique<juce::AudioParameterInt>(ids::sample, "Sample", 0, kMaxSamples - 1, 0,
+  layout.add(std::make_unique<SteppedIntParameter>(ids::sample, "Sample", 0, kMaxSamples - 1, 0,
                                                         juce::AudioParameterIntAttributes().withStringFromValueFunction(
                                                             sample_name)));
   layout.add(std::make_unique<juce::AudioParameterFloat>(ids::mix, "Mix", juce::NormalisableRange<float>(0.0f, 1.0f),
@@ -60,13 +82,14 @@ juce::AudioProcessorValueTreeState::ParameterLayout LatentPlayProcessor::createL
   layout.add(std::make_unique<juce::AudioParameterFloat>(
       ids::velocity_sensitivity, "Velocity Sensitivity", juce::NormalisableRange<float>(0.0f, 1.0f), 1.0f));
   layout.add(std::make_unique<juce::AudioParameterBool>(ids::key_tracking, "Key Tracking", false));
-  layout.add(std::make_unique<juce::AudioParameterInt>(ids::root_note, "Root Note", 0, 127, 60));
+  layout.add(std::make_unique<SteppedIntParameter>(ids::root_note, "Root Note", 0, 127, 60));
   layout.add(std::make_unique<juce::AudioParameterBool>(ids::choke, "Choke", false));
   return layout;
 }
 
 LatentPlayProcessor::LatentPlayProcessor()
     : juce::AudioProcessor(BusesProperties().withOutput("Output", juce::AudioChannelSet::stereo(), true)),
+      initial_(openBundle(defaultBundle())),
       parameters(*this, nullptr, "PARAMETERS", createLayout()) {
   ParameterSource source;
   for (int k = 0; k < kNumControls; ++k)
@@ -80,30 +103,42 @@ LatentPlayProcessor::LatentPlayProcessor()
   root_note_ = parameters.getRawParameterValue(ids::root_note.getParamID());
   choke_ = parameters.getRawParameterValue(ids::choke.getParamID());
   regenerator_ = std::make_unique<Regenerator>(source);
+  for (const auto& id : ids::controls) parameters.addParameterListener(id.getParamID(), this);
+  parameters.addParameterListener(ids::sample.getParamID(), this);
+  parameters.addParameterListener(ids::mix.getParamID(), this);
   set_intra_op_threads(1);  // a plugin shares the machine with the host and other plugins
 
-  const juce::File folder = defaultBundle();
-  if (folder.isDirectory())
-    loadBundle(folder, true);
+  // The parameters already start at the first sample's own values (their defaults).
+  if (initial_.engine != nullptr)
+    useBundle(std::move(initial_.engine), defaultBundle());
+  else if (defaultBundle().exists())
+    setStatus("Bundle not loaded (silent): " + initial_.error);
   else
     setStatus("No bundle loaded: choose a .latentplay folder (silent until then)");
+  initial_ = {};
 }
 
 LatentPlayProcessor::~LatentPlayProcessor() {
+  for (const auto& id : ids::controls) parameters.removeParameterListener(id.getParamID(), this);
+  parameters.removeParameterListener(ids::sample.getParamID(), this);
+  parameters.removeParameterListener(ids::mix.getParamID(), this);
   regenerator_.reset();  // stops the worker before the one-shots go
   voices_.stopAll();
   delete current_;
   for (int i = 0; i < draining_count_; ++i) delete draining_[static_cast<size_t>(i)];
 }
 
-juce::File LatentPlayProcessor::resourcesFolder() const {
+// Any thread (hosts automate from the audio thread): only a lock-free wake-up.
+void LatentPlayProcessor::parameterChanged(const juce::String&, float) { regenerator_->requestRender(); }
+
+juce::File LatentPlayProcessor::resourcesFolder() {
   // Inside a plugin, currentExecutableFile is the plugin's own binary:
   // LatentPlay.vst3/Contents/x86_64-linux/LatentPlay.so -> LatentPlay.vst3/Contents/Resources/
   const juce::File binary = juce::File::getSpecialLocation(juce::File::currentExecutableFile);
   return binary.getParentDirectory().getSiblingFile("Resources");
 }
 
-juce::File LatentPlayProcessor::defaultBundle() const {
+juce::File LatentPlayProcessor::defaultBundle() {
   const juce::String from_environment = juce::SystemStats::getEnvironmentVariable("LATENTPLAY_BUNDLE", {});
   if (from_environment.isNotEmpty()) return juce::File(from_environment);
   return resourcesFolder().getChildFile("default.latentplay");
@@ -142,8 +177,14 @@ void LatentPlayProcessor::setStatus(const juce::String& text) {
 
 juce::String LatentPlayProcessor::getStatus() const {
   const juce::String error = regenerator_->lastError();
-  const juce::ScopedLock lock(status_lock_);
-  return error.isEmpty() ? status_ : status_ + " | last regeneration failed: " + error;
+  juce::String status;
+  {
+    const juce::ScopedLock lock(status_lock_);
+    status = status_;
+  }
+  if (error.isNotEmpty()) status += " | last regeneration failed (that note was silent): " + error;
+  if (silenced_non_finite_.load()) status += " | non-finite output (NaN/Inf) was silenced";
+  return status;
 }
 
 juce::File LatentPlayProcessor::bundleFolder() const {
@@ -151,35 +192,50 @@ juce::File LatentPlayProcessor::bundleFolder() const {
   return bundle_folder_;
 }
 
-bool LatentPlayProcessor::loadBundle(const juce::File& folder, bool snap_controls) {
-  std::shared_ptr<const Engine> loaded;
+OpenedBundle LatentPlayProcessor::openBundle(const juce::File& folder) {
+  if (!folder.isDirectory()) return {nullptr, folder.getFullPathName() + ": no such bundle folder"};
   try {
-    loaded = std::make_shared<const Engine>(folder.getFullPathName().toStdString());
+    return {std::make_shared<const Engine>(folder.getFullPathName().toStdString()), {}};
   } catch (const std::exception& error) {  // BundleError, or anything libtorch throws
-    regenerator_->setEngine(nullptr);
+    return {nullptr, error.what()};
+  }
+}
+
+void LatentPlayProcessor::useBundle(std::shared_ptr<const Engine> engine, const juce::File& folder) {
+  const Bundle& bundle = engine->bundle();
+  for (int k = 0; k < kNumControls; ++k) {
+    ranges_.minimum[static_cast<size_t>(k)].store(static_cast<float>(bundle.controls[k].minimum));
+    ranges_.maximum[static_cast<size_t>(k)].store(static_cast<float>(bundle.controls[k].maximum));
+  }
+  ranges_.known.store(true);
+  {
+    const juce::ScopedLock lock(status_lock_);
+    bundle_folder_ = folder;
+    bundle_model_id_ = bundle.model_id;
+    unloaded_saved_bundle_ = juce::File();
+    unloaded_reason_.clear();
+  }
+  setStatus("Loaded " + folder.getFileName() + ": " + juce::String(bundle.samples.size()) + " samples, latent " +
+            juce::String(bundle.latent_dim) + ", model " + juce::String(bundle.model_id).substring(0, 12));
+  regenerator_->setEngine(std::move(engine));
+}
+
+bool LatentPlayProcessor::loadBundle(const juce::File& folder, bool snap_controls) {
+  OpenedBundle opened = openBundle(folder);
+  if (opened.engine == nullptr) {
+    regenerator_->setEngine(nullptr);  // the audio thread fades out what plays and drops the one-shot
     ranges_.known.store(false);
     {
       const juce::ScopedLock lock(status_lock_);
       bundle_folder_ = folder;
       bundle_model_id_.clear();
+      unloaded_saved_bundle_ = juce::File();
+      unloaded_reason_.clear();
     }
-    setStatus("Bundle not loaded (silent): " + juce::String(error.what()));
+    setStatus("Bundle not loaded (silent): " + opened.error);
     return false;
   }
-  for (int k = 0; k < kNumControls; ++k) {
-    ranges_.minimum[static_cast<size_t>(k)].store(static_cast<float>(loaded->bundle().controls[k].minimum));
-    ranges_.maximum[static_cast<size_t>(k)].store(static_cast<float>(loaded->bundle().controls[k].maximum));
-  }
-  ranges_.known.store(true);
-  regenerator_->setEngine(loaded);
-  {
-    const juce::ScopedLock lock(status_lock_);
-    bundle_folder_ = folder;
-    bundle_model_id_ = loaded->bundle().model_id;
-  }
-  setStatus("Loaded " + folder.getFileName() + ": " + juce::String(loaded->bundle().samples.size()) +
-            " samples, latent " + juce::String(loaded->bundle().latent_dim) + ", model " +
-            juce::String(loaded->bundle().model_id).substring(0, 12));
+  useBundle(std::move(opened.engine), folder);
   if (snap_controls) selectSample(static_cast<int>(parameters.getRawParameterValue(ids::sample.getParamID())->load()));
   updateHostDisplay(ChangeDetails().withParameterInfoChanged(true));
   return true;
@@ -213,24 +269,34 @@ Eigen::VectorXd LatentPlayProcessor::currentLatent() const {
 
 std::vector<float> LatentPlayProcessor::currentWaveform() const { return regenerator_->latestAudio(); }
 
-void LatentPlayProcessor::prepareToPlay(double sample_rate, int) { regenerator_->setHostRate(sample_rate); }
+void LatentPlayProcessor::prepareToPlay(double sample_rate, int) {
+  voices_.setSampleRate(sample_rate);
+  regenerator_->setHostRate(sample_rate);
+}
 
 bool LatentPlayProcessor::isBusesLayoutSupported(const BusesLayout& layouts) const {
   const auto output = layouts.getMainOutputChannelSet();
   return output == juce::AudioChannelSet::stereo() || output == juce::AudioChannelSet::mono();
 }
 
+// Audio thread: `shot` becomes the current one-shot; the old one drains (voices still play it)
+// or goes back to the worker. Callers make sure draining_ has room.
 void LatentPlayProcessor::adopt(OneShot* shot) {
   if (shot == nullptr) return;
-  if (current_ != nullptr) {
-    if (current_->active_voices > 0 || !regenerator_->retire(current_)) {
-      if (draining_count_ < static_cast<int>(draining_.size()))
-        draining_[static_cast<size_t>(draining_count_++)] = current_;
-      else
-        voices_.stopAll();  // cannot happen with 32 voices; never leak or free under a voice
-    }
-  }
+  if (current_ != nullptr && (current_->active_voices > 0 || !regenerator_->retire(current_)))
+    draining_[static_cast<size_t>(draining_count_++)] = current_;
   current_ = shot;
+}
+
+// Audio thread: a one-shot of a bundle no longer in force is never played again; without a
+// bundle, what still sounds fades out at once (the status says "silent").
+void LatentPlayProcessor::dropStale() {
+  if (current_ != nullptr && current_->key.engine_serial != regenerator_->engineSerial()) {
+    if (current_->active_voices > 0 || !regenerator_->retire(current_))
+      draining_[static_cast<size_t>(draining_count_++)] = current_;
+    current_ = nullptr;
+  }
+  if (!regenerator_->hasEngine()) voices_.fadeOutAll();
 }
 
 void LatentPlayProcessor::retireIdle() {
@@ -242,24 +308,61 @@ void LatentPlayProcessor::retireIdle() {
   draining_count_ = kept;
 }
 
-void LatentPlayProcessor::startNote(const juce::MidiMessage& message) {
-  if (isNonRealtime()) {  // offline: the note must play the one-shot of the values in force now
+void LatentPlayProcessor::startNote(int note, float velocity) {
+  if (isNonRealtime()) {  // offline: the note plays the one-shot of the values in force now
     const RenderKey wanted = regenerator_->wantedKey();
-    if (current_ == nullptr || current_->key != wanted) adopt(regenerator_->waitFor(wanted, kOfflineWaitMs));
+    if (current_ == nullptr || current_->key != wanted) {
+      OneShot* rendered = regenerator_->renderNow(wanted);
+      if (rendered == nullptr) return;  // no bundle, or the render failed: this note is silent (status says why)
+      retireIdle();
+      if (draining_count_ >= static_cast<int>(draining_.size()) - 1) {
+        // Cannot happen with the voice count bounded; offline, the audio thread may free memory.
+        voices_.stopAll();
+        for (int i = 0; i < draining_count_; ++i) delete draining_[static_cast<size_t>(i)];
+        draining_count_ = 0;
+      }
+      adopt(rendered);
+    }
   }
   const float sensitivity = velocity_sensitivity_->load();
-  const float velocity_gain = (1.0f - sensitivity) + sensitivity * message.getFloatVelocity();
+  const float velocity_gain = (1.0f - sensitivity) + sensitivity * velocity;
   const double rate = key_tracking_->load() > 0.5f
-                          ? std::pow(2.0, (message.getNoteNumber() - std::lround(root_note_->load())) / 12.0)
+                          ? std::pow(2.0, (note - std::lround(root_note_->load())) / 12.0)
                           : 1.0;
   voices_.start(current_, velocity_gain, rate, choke_->load() > 0.5f);
+}
+
+// Audio thread: a non-finite sample never reaches the host.
+void LatentPlayProcessor::sanitise(juce::AudioBuffer<float>& buffer) {
+  for (int channel = 0; channel < buffer.getNumChannels(); ++channel) {
+    const float* samples = buffer.getReadPointer(channel);
+    for (int i = 0; i < buffer.getNumSamples(); ++i) {
+      if (!std::isfinite(samples[i])) {
+        buffer.clear();
+        voices_.stopAll();
+        silenced_non_finite_.store(true);
+        return;
+      }
+    }
+  }
 }
 
 void LatentPlayProcessor::processBlock(juce::AudioBuffer<float>& buffer, juce::MidiBuffer& midi) {
   juce::ScopedNoDenormals no_denormals;
   buffer.clear();
-  if (reset_requested_.exchange(false)) voices_.stopAll();
-  adopt(regenerator_->takeFresh());
+  if (reset_requested_.exchange(false)) voices_.stopAll();  // a reset means no tails: renders start clean
+  retireIdle();
+  dropStale();
+  // Room is kept for the current one-shot and one offline render; a fresh one-shot waits (the
+  // worker may replace it) until voices release the ones they play.
+  if (draining_count_ < static_cast<int>(draining_.size()) - 2) {
+    OneShot* fresh = regenerator_->takeFresh();
+    if (fresh != nullptr && fresh->key.engine_serial != regenerator_->engineSerial()) {
+      if (!regenerator_->retire(fresh)) draining_[static_cast<size_t>(draining_count_++)] = fresh;
+      fresh = nullptr;
+    }
+    adopt(fresh);
+  }
   const float output_gain = juce::Decibels::decibelsToGain(gain_db_->load(), -48.0f);
   const int length = buffer.getNumSamples();
   int position = 0;
@@ -267,27 +370,101 @@ void LatentPlayProcessor::processBlock(juce::AudioBuffer<float>& buffer, juce::M
     const int at = juce::jlimit(0, length, event.samplePosition);
     voices_.render(buffer, position, at - position, output_gain);
     position = at;
-    const juce::MidiMessage message = event.getMessage();
-    if (message.isNoteOn())
-      startNote(message);
-    else if (message.isAllNotesOff() || message.isAllSoundOff())
+    // Read from the raw bytes: building a juce::MidiMessage would allocate for a long SysEx.
+    if (event.numBytes < 3) continue;
+    const int kind = event.data[0] & 0xf0;
+    if (kind == 0x90 && event.data[2] > 0)
+      startNote(event.data[1], static_cast<float>(event.data[2]) / 127.0f);
+    else if (kind == 0xb0 && (event.data[1] == 120 || event.data[1] == 123))  // all sound / all notes off
       voices_.stopAll();
   }
-  if (audition_requested_.exchange(false)) startNote(juce::MidiMessage::noteOn(1, 60, 1.0f));
+  if (audition_requested_.exchange(false)) startNote(60, 1.0f);
   voices_.render(buffer, position, length - position, output_gain);
+  sanitise(buffer);
   retireIdle();
 }
 
+// The state, version 2:
+//   <LatentPlay version="2" bundle="/abs/folder" | bundle_in_plugin="default.latentplay"
+//               model_id="…" [bundle_error="why the saved bundle is not the one playing"]>
+//     <controls sample="pack/kick.wav" sample_index="3" pc1="…" pc2="…" frequency="…" …/>  (units)
+//     <PARAMETERS …/>   (every parameter as the host sees it: the controls as 0..1 positions)
+//   </LatentPlay>
+// Version 1 had no version, no controls element: its positions are restored as they are.
+// A bundle inside the plugin's own folder is stored relative to it (the plugin may move).
 void LatentPlayProcessor::getStateInformation(juce::MemoryBlock& data) {
-  juce::ValueTree state = parameters.copyState();
   juce::XmlElement root("LatentPlay");
+  root.setAttribute("version", kStateVersion);
   {
     const juce::ScopedLock lock(status_lock_);
-    root.setAttribute("bundle", bundle_folder_.getFullPathName());
-    root.setAttribute("model_id", bundle_model_id_);
+    const bool kept = unloaded_saved_bundle_ != juce::File();
+    writeBundlePath(root, kept ? unloaded_saved_bundle_ : bundle_folder_);
+    root.setAttribute("model_id", kept ? unloaded_saved_model_id_ : bundle_model_id_);
+    if (kept) root.setAttribute("bundle_error", unloaded_reason_);
   }
-  if (auto xml = state.createXml()) root.addChildElement(xml.release());
+  writeControls(root);
+  if (auto xml = parameters.copyState().createXml()) root.addChildElement(xml.release());
   copyXmlToBinary(root, data);
+}
+
+void LatentPlayProcessor::writeBundlePath(juce::XmlElement& root, const juce::File& folder) {
+  if (folder.isAChildOf(resourcesFolder()))
+    root.setAttribute("bundle_in_plugin", folder.getRelativePathFrom(resourcesFolder()));
+  else
+    root.setAttribute("bundle", folder == juce::File() ? juce::String() : folder.getFullPathName());
+}
+
+juce::File LatentPlayProcessor::resolveBundlePath(const juce::XmlElement& root) {
+  const juce::String relative = root.getStringAttribute("bundle_in_plugin");
+  if (relative.isNotEmpty()) return resourcesFolder().getChildFile(relative);
+  const juce::String absolute = root.getStringAttribute("bundle");
+  return absolute.isNotEmpty() ? juce::File(absolute) : juce::File();
+}
+
+void LatentPlayProcessor::writeControls(juce::XmlElement& root) const {
+  const auto current = regenerator_->engine();
+  if (current == nullptr) return;
+  const Bundle& bundle = current->bundle();
+  const int index = juce::jlimit(0, static_cast<int>(bundle.samples.size()) - 1,
+                                 static_cast<int>(parameters.getRawParameterValue(ids::sample.getParamID())->load()));
+  auto* controls = root.createNewChildElement("controls");
+  controls->setAttribute("sample", juce::String(bundle.samples[static_cast<size_t>(index)].path));
+  controls->setAttribute("sample_index", index);
+  for (int k = 0; k < kNumControls; ++k)
+    controls->setAttribute(ids::controls[static_cast<size_t>(k)].getParamID(),
+                           bundle.controls[k].valueAt(controlValue(k)));
+}
+
+// Message thread: the saved controls, in their units, set in the loaded bundle's ranges (used
+// when the bundle is not the one the state was saved with). Returns a note of what was clamped.
+juce::String LatentPlayProcessor::restoreControls(const juce::XmlElement& controls) {
+  const auto current = regenerator_->engine();
+  if (current == nullptr) return {};
+  const Bundle& bundle = current->bundle();
+  int index = controls.getIntAttribute("sample_index", 0);
+  const std::string path = controls.getStringAttribute("sample").toStdString();
+  for (size_t i = 0; i < bundle.samples.size(); ++i)
+    if (bundle.samples[i].path == path) index = static_cast<int>(i);
+  auto* sample = parameters.getParameter(ids::sample.getParamID());
+  sample->setValueNotifyingHost(sample->convertTo0to1(static_cast<float>(
+      juce::jlimit(0, static_cast<int>(bundle.samples.size()) - 1, index))));
+  juce::StringArray clamped;
+  for (int k = 0; k < kNumControls; ++k) {
+    const juce::String id = ids::controls[static_cast<size_t>(k)].getParamID();
+    if (!controls.hasAttribute(id)) continue;
+    const double position = bundle.controls[k].positionOf(controls.getDoubleAttribute(id));
+    if (position < 0.0 || position > 1.0) clamped.add(kControlLabels[static_cast<size_t>(k)]);
+    parameters.getParameter(id)->setValueNotifyingHost(juce::jlimit(0.0f, 1.0f, static_cast<float>(position)));
+  }
+  return clamped.isEmpty() ? juce::String()
+                           : " (" + clamped.joinIntoString(", ") + " outside this bundle's range, clamped)";
+}
+
+void LatentPlayProcessor::fallBackToDefault(const juce::String& why) {
+  // Without a usable default, loadBundle still runs: it is what silences the bundle playing now.
+  const bool playing_default = bundleFolder() == defaultBundle() && regenerator_->hasEngine();
+  const bool fallback = playing_default || loadBundle(defaultBundle(), false);
+  setStatus(why + (fallback ? "; playing the default bundle instead" : "; silent until a bundle is chosen"));
 }
 
 void LatentPlayProcessor::setStateInformation(const void* data, int size) {
@@ -296,20 +473,37 @@ void LatentPlayProcessor::setStateInformation(const void* data, int size) {
     setStatus("State not restored: not a LatentPlay state");
     return;
   }
-  if (auto* saved = root->getChildByName(parameters.state.getType()))
-    parameters.replaceState(juce::ValueTree::fromXml(*saved));
-  const juce::File saved_folder(root->getStringAttribute("bundle"));
-  const juce::String saved_id = root->getStringAttribute("model_id");
-  if (saved_folder.getFullPathName().isEmpty()) return;
-  if (!saved_folder.isDirectory()) {
-    const bool fallback = defaultBundle().isDirectory() && loadBundle(defaultBundle(), false);
-    setStatus("The saved bundle " + saved_folder.getFullPathName() + " is missing" +
-              (fallback ? "; playing the default bundle instead" : "; silent until a bundle is chosen"));
+  if (root->getIntAttribute("version", 1) > kStateVersion) {
+    setStatus("State not restored: saved by a newer LatentPlay (state version " + root->getStringAttribute("version") + ")");
     return;
   }
-  if (loadBundle(saved_folder, false) && saved_id.isNotEmpty() && saved_id != bundle_model_id_)
+  if (auto* saved = root->getChildByName(parameters.state.getType()))
+    parameters.replaceState(juce::ValueTree::fromXml(*saved));
+  const juce::File saved_folder = resolveBundlePath(*root);
+  const juce::String saved_id = root->getStringAttribute("model_id");
+  if (saved_folder == juce::File()) return;
+  if (saved_folder == bundleFolder() && saved_id.isNotEmpty() && saved_id == bundle_model_id_ &&
+      regenerator_->hasEngine())
+    return;  // the bundle already playing: nothing to reload, nothing for the host to re-read
+  const auto* controls = root->getChildByName("controls");
+  OpenedBundle opened = openBundle(saved_folder);
+  if (opened.engine == nullptr) {  // missing or broken: the same fall-back, the reason kept
+    fallBackToDefault("The saved bundle could not be loaded (" + opened.error + ")");
+    if (controls != nullptr) restoreControls(*controls);  // in their units, into the default's ranges
+    const juce::ScopedLock lock(status_lock_);
+    unloaded_saved_bundle_ = saved_folder;
+    unloaded_saved_model_id_ = saved_id;
+    unloaded_reason_ = opened.error;
+    return;
+  }
+  useBundle(std::move(opened.engine), saved_folder);
+  updateHostDisplay(ChangeDetails().withParameterInfoChanged(true));
+  if (saved_id.isNotEmpty() && saved_id != bundle_model_id_) {
+    const juce::String clamped = controls != nullptr ? restoreControls(*controls) : juce::String();
     setStatus(getStatus() + " | this bundle changed since the state was saved (model " + saved_id.substring(0, 12) +
-              " then); the controls may sound different");
+              " then); the controls were " +
+              (controls != nullptr ? "set in their units" + clamped : juce::String("kept as positions (old state)")));
+  }
 }
 
 }  // namespace latentplay

@@ -2,11 +2,16 @@
 //
 // Where work happens:
 //   message thread  construction, bundle loading (load + validate + warm-up), state, editor;
-//   worker thread   Regenerator: every inference (project + decode + resample);
+//   worker thread   Regenerator: every inference (project + decode + resample), woken when a
+//                   parameter, the bundle or the host rate changes;
 //   audio thread    processBlock: MIDI -> voices over the current one-shot. It never allocates,
 //                   locks or runs inference — except in offline rendering (isNonRealtime), where
-//                   a note may wait for the one-shot of the parameter values in force at that
-//                   note, so that bounces are deterministic.
+//                   a note whose one-shot is not ready renders it on the spot, so that bounces
+//                   are exact and deterministic.
+//
+// What the producer hears always matches the status: one-shots of a bundle that is no longer in
+// force are dropped, voices fade out when the bundle fails to load, and a non-finite sample never
+// reaches the host (the block is silenced and the status says so).
 #pragma once
 
 #include <juce_audio_processors/juce_audio_processors.h>
@@ -28,8 +33,14 @@ inline const juce::ParameterID pc1{"pc1", 1}, pc2{"pc2", 1}, frequency{"frequenc
 inline const std::array<juce::ParameterID, kNumControls> controls{pc1, pc2, frequency, attack, release};
 }  // namespace ids
 
-constexpr int kMaxSamples = 4096;       // range of the Sample parameter (clamped to the bundle's count)
-constexpr int kOfflineWaitMs = 20000;   // longest an offline note waits for its one-shot
+constexpr int kMaxSamples = 4096;  // range of the Sample parameter (clamped to the bundle's count)
+constexpr int kStateVersion = 2;   // 1: positions only; 2: + the controls in their units, the sample's path
+
+// A bundle opened for use, or why it could not be.
+struct OpenedBundle {
+  std::shared_ptr<const Engine> engine;
+  juce::String error;
+};
 
 // The loaded bundle's control ranges, for the parameters' text (any thread).
 struct ControlRanges {
@@ -37,11 +48,13 @@ struct ControlRanges {
   std::atomic<bool> known{false};
 };
 
-class LatentPlayProcessor : public juce::AudioProcessor {
-  // Declared before `parameters`: the parameters' text functions read them, and members are
-  // built in declaration order.
+class LatentPlayProcessor : public juce::AudioProcessor, private juce::AudioProcessorValueTreeState::Listener {
+  // Declared before `parameters`, as members are built in declaration order: the parameters'
+  // text functions read the ranges, and their defaults come from the default bundle (opened
+  // first), so that a parameter's default is where a fresh instance starts.
   ControlRanges ranges_;
   std::unique_ptr<Regenerator> regenerator_;
+  OpenedBundle initial_;
 
  public:
   LatentPlayProcessor();
@@ -65,13 +78,14 @@ class LatentPlayProcessor : public juce::AudioProcessor {
   int getNumPrograms() override { return 1; }
   int getCurrentProgram() override { return 0; }
   void setCurrentProgram(int) override {}
-  const juce::String getProgramName(int) override { return {}; }
+  const juce::String getProgramName(int) override { return "Default"; }
   void changeProgramName(int, const juce::String&) override {}
   void getStateInformation(juce::MemoryBlock& data) override;
   void setStateInformation(const void* data, int size) override;
 
-  // Message thread. Loads and checks a bundle; on failure the plugin stays loaded and silent and
-  // getStatus() says why. snap_controls: set the five controls to the chosen sample's own values.
+  // Message thread. Loads and checks a bundle; on failure the plugin stays loaded and silent (at
+  // once: playing voices fade out) and getStatus() says why. snap_controls: set the five controls
+  // to the chosen sample's own values.
   bool loadBundle(const juce::File& folder, bool snap_controls);
   // Message thread: select a sample and set the five controls to its own values (z' = z).
   void selectSample(int index);
@@ -83,6 +97,7 @@ class LatentPlayProcessor : public juce::AudioProcessor {
   // Message thread: plays the current one-shot once (the editor's audition button).
   void audition() { audition_requested_.store(true); }
 
+  // The status line: what is loaded, or why the plugin is silent, and any failure since.
   juce::String getStatus() const;
   std::shared_ptr<const Engine> engine() const { return regenerator_->engine(); }
   juce::File bundleFolder() const;
@@ -95,25 +110,43 @@ class LatentPlayProcessor : public juce::AudioProcessor {
 
  private:
   juce::AudioProcessorValueTreeState::ParameterLayout createLayout();
-  juce::File defaultBundle() const;
-  juce::File resourcesFolder() const;
+  static juce::File defaultBundle();
+  static juce::File resourcesFolder();
+  static OpenedBundle openBundle(const juce::File& folder);
+  void useBundle(std::shared_ptr<const Engine> engine, const juce::File& folder);
+  void fallBackToDefault(const juce::String& why);
   void setStatus(const juce::String& text);
+  void parameterChanged(const juce::String& id, float value) override;
   void adopt(OneShot* shot);
+  void dropStale();
   void retireIdle();
-  void startNote(const juce::MidiMessage& message);
+  void startNote(int note, float velocity);  // velocity 0..1
+  void sanitise(juce::AudioBuffer<float>& buffer);
   float controlValue(int k) const;
+  // State (message thread).
+  static void writeBundlePath(juce::XmlElement& root, const juce::File& folder);
+  static juce::File resolveBundlePath(const juce::XmlElement& root);
+  void writeControls(juce::XmlElement& root) const;
+  juce::String restoreControls(const juce::XmlElement& controls);
 
   Voices voices_;
-  OneShot* current_ = nullptr;                 // audio thread
-  std::array<OneShot*, 2 * Voices::kMaxVoices> draining_{};  // audio thread: replaced, still playing
+  OneShot* current_ = nullptr;  // audio thread
+  // Audio thread: one-shots replaced while voices still play them, or waiting for room in the
+  // worker's retire queue. A fresh one-shot is taken only while there is room here.
+  std::array<OneShot*, Voices::kSlots + 2> draining_{};
   int draining_count_ = 0;
   std::atomic<bool> audition_requested_{false};
   std::atomic<bool> reset_requested_{false};
+  std::atomic<bool> silenced_non_finite_{false};  // set by the audio thread, shown in the status
 
   mutable juce::CriticalSection status_lock_;  // message thread and worker, never the audio thread
   juce::String status_;
   juce::File bundle_folder_;
   juce::String bundle_model_id_;
+  // A saved bundle that could not be loaded (missing or broken): kept in the state, so that
+  // saving again loses nothing, until the producer chooses another bundle.
+  juce::File unloaded_saved_bundle_;
+  juce::String unloaded_saved_model_id_, unloaded_reason_;
 
   std::atomic<float>* mix_ = nullptr;
   std::atomic<float>* gain_db_ = nullptr;

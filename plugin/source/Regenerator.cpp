@@ -1,12 +1,9 @@
 #include "Regenerator.h"
 
 #include <cmath>
+#include <stdexcept>
 
 namespace latentplay {
-
-namespace {
-constexpr int kPollMs = 2;
-}
 
 Regenerator::Regenerator(ParameterSource parameters)
     : juce::Thread("LatentPlay regenerate"), parameters_(parameters) {
@@ -14,15 +11,21 @@ Regenerator::Regenerator(ParameterSource parameters)
 }
 
 Regenerator::~Regenerator() {
+  signalThreadShouldExit();
+  wake_.post();
   stopThread(10000);
   delete published_.exchange(nullptr);
   freeRetired();
 }
 
 void Regenerator::setEngine(std::shared_ptr<const Engine> engine) {
-  std::lock_guard<std::mutex> lock(engine_mutex_);
-  engine_ = std::move(engine);
-  engine_serial_.fetch_add(1);
+  {
+    std::lock_guard<std::mutex> lock(engine_mutex_);
+    has_engine_.store(engine != nullptr);
+    engine_ = std::move(engine);
+    engine_serial_.fetch_add(1);
+  }
+  wake_.post();
 }
 
 std::shared_ptr<const Engine> Regenerator::engine() const {
@@ -45,6 +48,7 @@ bool Regenerator::retire(OneShot* shot) {
   const auto scope = retired_fifo_.write(1);
   if (scope.blockSize1 + scope.blockSize2 == 0) return false;  // full: the caller keeps it for now
   retired_[static_cast<size_t>(scope.blockSize1 > 0 ? scope.startIndex1 : scope.startIndex2)] = shot;
+  wake_.post();  // the worker frees it
   return true;
 }
 
@@ -54,17 +58,10 @@ void Regenerator::freeRetired() {
   for (int i = 0; i < scope.blockSize2; ++i) delete retired_[static_cast<size_t>(scope.startIndex2 + i)];
 }
 
-OneShot* Regenerator::waitFor(const RenderKey& key, int timeout_ms) {
-  const auto deadline = juce::Time::getMillisecondCounter() + static_cast<juce::uint32>(timeout_ms);
-  while (juce::Time::getMillisecondCounter() < deadline) {
-    if (OneShot* fresh = takeFresh()) {
-      if (fresh->key == key) return fresh;
-      if (!retire(fresh)) delete fresh;  // offline: the audio thread may free memory
-    }
-    if (engine() == nullptr) return nullptr;
-    juce::Thread::sleep(1);
-  }
-  return nullptr;
+OneShot* Regenerator::renderNow(const RenderKey& key) {
+  const std::shared_ptr<const Engine> current = engine();
+  if (current == nullptr || key.engine_serial != engineSerial()) return nullptr;
+  return renderShot(current, key).release();
 }
 
 std::vector<float> Regenerator::latestAudio() const {
@@ -94,32 +91,44 @@ std::vector<float> Regenerator::render(const Engine& engine, const RenderKey& ke
   return wet;
 }
 
+std::unique_ptr<OneShot> Regenerator::renderShot(const std::shared_ptr<const Engine>& engine, const RenderKey& key) {
+  RenderKey clamped = key;
+  clamped.sample = juce::jlimit(0, static_cast<int>(engine->bundle().samples.size()) - 1, key.sample);
+  try {
+    auto shot = std::make_unique<OneShot>();
+    shot->key = key;
+    {
+      std::lock_guard<std::mutex> lock(render_mutex_);
+      shot->audio = render(*engine, clamped);
+    }
+    for (const float value : shot->audio)  // what reaches the voices is always finite
+      if (!std::isfinite(value)) throw std::runtime_error("the decoder produced non-finite samples (NaN or Inf)");
+    const juce::ScopedLock lock(error_lock_);
+    latest_audio_ = shot->audio;
+    last_error_.clear();
+    return shot;
+  } catch (const std::exception& error) {
+    const juce::ScopedLock lock(error_lock_);
+    last_error_ = error.what();
+    return nullptr;
+  }
+}
+
 void Regenerator::run() {
   while (!threadShouldExit()) {
     freeRetired();
     const std::shared_ptr<const Engine> current = engine();
     const RenderKey requested = wantedKey();  // read once: the audio thread compares against it
-    if (current != nullptr && (!rendered_any_ || requested != last_rendered_)) {
-      RenderKey clamped = requested;
-      clamped.sample = juce::jlimit(0, static_cast<int>(current->bundle().samples.size()) - 1, requested.sample);
-      try {
-        auto shot = std::make_unique<OneShot>();
-        shot->key = requested;
-        shot->audio = render(*current, clamped);
-        {
-          const juce::ScopedLock lock(error_lock_);
-          latest_audio_ = shot->audio;
-          last_error_.clear();
-        }
-        delete published_.exchange(shot.release());  // an unseen older one is simply replaced
-      } catch (const std::exception& error) {
-        const juce::ScopedLock lock(error_lock_);
-        last_error_ = error.what();
-      }
-      last_rendered_ = requested;  // a failing request is not retried in a loop
+    if (current != nullptr && requested.engine_serial == engineSerial() &&
+        (!rendered_any_ || requested != last_rendered_)) {
+      // An unseen older one-shot is simply replaced; a failed render is not retried until
+      // something changes.
+      if (auto shot = renderShot(current, requested)) delete published_.exchange(shot.release());
+      last_rendered_ = requested;
       rendered_any_ = true;
+      continue;  // look again at once: values may have moved while it rendered
     }
-    wait(kPollMs);
+    wake_.wait();
   }
 }
 

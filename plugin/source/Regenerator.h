@@ -2,11 +2,13 @@
 //
 // Threads and their rules (see also PluginProcessor.h):
 //   message thread  sets the engine (loadBundle), reads metadata;
-//   worker thread   ("LatentPlay regenerate") polls the wanted render key every 2 ms, renders
-//                   project + decode + resample when it changed (bursts coalesce: the latest
+//   worker thread   ("LatentPlay regenerate") sleeps until woken (a parameter, the bundle or the
+//                   host rate changed, or a one-shot was retired), renders project + decode +
+//                   resample when the wanted render key changed (bursts coalesce: the latest
 //                   values win), publishes the finished OneShot, frees retired ones;
 //   audio thread    never allocates, locks or runs inference: it takes a published OneShot with
-//                   one atomic exchange and hands old ones back through a lock-free FIFO.
+//                   one atomic exchange and hands old ones back through a lock-free FIFO. Only
+//                   in offline rendering does it call renderNow() (allocates, may wait).
 #pragma once
 
 #include <juce_core/juce_core.h>
@@ -17,6 +19,7 @@
 #include <mutex>
 #include <vector>
 
+#include "WakeSignal.h"
 #include "latentplay/engine.hpp"
 
 namespace latentplay {
@@ -58,17 +61,27 @@ class Regenerator : private juce::Thread {
   std::shared_ptr<const Engine> engine() const;
 
   // Any thread, lock-free.
-  void setHostRate(double rate) { host_rate_.store(rate); }
+  void setHostRate(double rate) {
+    host_rate_.store(rate);
+    wake_.post();
+  }
+  // Any thread, lock-free: something the one-shot depends on changed.
+  void requestRender() { wake_.post(); }
   RenderKey wantedKey() const;
+  // Any thread, lock-free: which bundle is in force (one-shots of another are stale) and whether
+  // there is one at all.
+  std::uint64_t engineSerial() const { return engine_serial_.load(); }
+  bool hasEngine() const { return has_engine_.load(); }
 
   // Audio thread, lock-free: the newest finished one-shot, or nullptr.
   OneShot* takeFresh() { return published_.exchange(nullptr); }
   // Audio thread, lock-free: give a one-shot no voice plays any more back to the worker.
   bool retire(OneShot* shot);
 
-  // Offline rendering only (the audio thread may block): the one-shot for `key`, waiting for
-  // the worker as long as needed (up to `timeout_ms`); nullptr on timeout or without a bundle.
-  OneShot* waitFor(const RenderKey& key, int timeout_ms);
+  // Offline rendering only (the audio thread may block and allocate): renders the one-shot for
+  // `key` now, on the calling thread. nullptr without a bundle or when rendering fails (the
+  // reason is in lastError()). The caller owns the result and retires it like any other.
+  OneShot* renderNow(const RenderKey& key);
 
   juce::String lastError() const;
   // A copy of the newest rendered one-shot (message thread, for the editor's waveform).
@@ -77,11 +90,16 @@ class Regenerator : private juce::Thread {
  private:
   void run() override;
   void freeRetired();
+  // The one-shot for `key` with the given engine (worker, or the audio thread offline), or
+  // nullptr with lastError() set. Serialised on render_mutex_ (the dry cache).
+  std::unique_ptr<OneShot> renderShot(const std::shared_ptr<const Engine>& engine, const RenderKey& key);
   std::vector<float> render(const Engine& engine, const RenderKey& key);
 
   ParameterSource parameters_;
   std::atomic<double> host_rate_{44100.0};
   std::atomic<std::uint64_t> engine_serial_{0};
+  std::atomic<bool> has_engine_{false};
+  WakeSignal wake_;
 
   mutable std::mutex engine_mutex_;  // message thread <-> worker, never the audio thread
   std::shared_ptr<const Engine> engine_;
@@ -90,10 +108,11 @@ class Regenerator : private juce::Thread {
   juce::AbstractFifo retired_fifo_{64};
   std::array<OneShot*, 64> retired_{};
 
-  // Worker-only cache: the selected sample's own one-shot, for the dry side of Mix.
+  std::mutex render_mutex_;  // worker <-> the audio thread in offline rendering only
+  // The selected sample's own one-shot, for the dry side of Mix (under render_mutex_).
   RenderKey dry_key_;
   std::vector<float> dry_;
-  RenderKey last_rendered_;
+  RenderKey last_rendered_;  // worker only
   bool rendered_any_ = false;
 
   mutable juce::CriticalSection error_lock_;  // worker <-> message thread
