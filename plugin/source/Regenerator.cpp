@@ -33,6 +33,11 @@ std::shared_ptr<const Engine> Regenerator::engine() const {
   return engine_;
 }
 
+std::pair<std::shared_ptr<const Engine>, std::uint64_t> Regenerator::engineWithSerial() const {
+  std::lock_guard<std::mutex> lock(engine_mutex_);
+  return {engine_, engine_serial_.load()};
+}
+
 RenderKey Regenerator::wantedKey() const {
   RenderKey key;
   key.engine_serial = engine_serial_.load();
@@ -59,8 +64,8 @@ void Regenerator::freeRetired() {
 }
 
 OneShot* Regenerator::renderNow(const RenderKey& key) {
-  const std::shared_ptr<const Engine> current = engine();
-  if (current == nullptr || key.engine_serial != engineSerial()) return nullptr;
+  const auto [current, serial] = engineWithSerial();
+  if (current == nullptr || key.engine_serial != serial) return nullptr;
   return renderShot(current, key).release();
 }
 
@@ -117,10 +122,10 @@ std::unique_ptr<OneShot> Regenerator::renderShot(const std::shared_ptr<const Eng
 void Regenerator::run() {
   while (!threadShouldExit()) {
     freeRetired();
-    const std::shared_ptr<const Engine> current = engine();
+    // The engine and its serial read together: a one-shot is labelled with the bundle that made it.
+    const auto [current, serial] = engineWithSerial();
     const RenderKey requested = wantedKey();  // read once: the audio thread compares against it
-    if (current != nullptr && requested.engine_serial == engineSerial() &&
-        (!rendered_any_ || requested != last_rendered_)) {
+    if (current != nullptr && requested.engine_serial == serial && (!rendered_any_ || requested != last_rendered_)) {
       // An unseen older one-shot is simply replaced; a failed render is not retried until
       // something changes.
       if (auto shot = renderShot(current, requested)) delete published_.exchange(shot.release());

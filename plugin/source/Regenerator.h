@@ -59,6 +59,7 @@ class Regenerator : private juce::Thread {
   // Message thread. nullptr = no usable bundle (silence).
   void setEngine(std::shared_ptr<const Engine> engine);
   std::shared_ptr<const Engine> engine() const;
+  std::pair<std::shared_ptr<const Engine>, std::uint64_t> engineWithSerial() const;
 
   // Any thread, lock-free.
   void setHostRate(double rate) {

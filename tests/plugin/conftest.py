@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 VST3 = ROOT / "build" / "python" / "plugin" / "LatentPlay_artefacts" / "Release" / "VST3" / "LatentPlay.vst3"
+
+
+VIRTUAL_DISPLAY = ":97"
+
+
+@pytest.fixture(scope="session")
+def virtual_screen():
+    """An X display (Xvfb) with a window manager (openbox: JUCE's windows ask it for their
+    decorations): the environment to run editors in."""
+    for tool in ("Xvfb", "openbox", "import", "xdotool"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} missing: scripts/setup.sh installs xvfb, openbox, xdotool and imagemagick")
+    screen = subprocess.Popen(["Xvfb", VIRTUAL_DISPLAY, "-screen", "0", "1280x900x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    manager = subprocess.Popen(["openbox"], env={**os.environ, "DISPLAY": VIRTUAL_DISPLAY},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    yield {**os.environ, "DISPLAY": VIRTUAL_DISPLAY}
+    manager.terminate()
+    screen.terminate()
+    manager.wait(10)
+    screen.wait(10)
 
 
 @pytest.fixture(scope="session")

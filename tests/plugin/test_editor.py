@@ -3,8 +3,6 @@ shows the latent map. The PNG is kept in test-artifacts/editor.png."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -15,7 +13,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACT = ROOT / "test-artifacts" / "editor.png"
-DISPLAY = ":97"
 
 OPEN_EDITOR = """
 import sys, dawdreamer
@@ -23,24 +20,6 @@ engine = dawdreamer.RenderEngine(48000, 512)
 plugin = engine.make_plugin_processor("latentplay", sys.argv[1])
 plugin.open_editor()  # blocks until the window is closed
 """
-
-
-@pytest.fixture
-def virtual_screen():
-    for tool in ("Xvfb", "openbox", "import", "xdotool"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} missing: scripts/setup.sh installs xvfb, openbox, xdotool and imagemagick")
-    screen = subprocess.Popen(["Xvfb", DISPLAY, "-screen", "0", "1280x900x24", "-nolisten", "tcp"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.0)
-    manager = subprocess.Popen(["openbox"], env={**os.environ, "DISPLAY": DISPLAY},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.0)
-    yield {**os.environ, "DISPLAY": DISPLAY}
-    manager.terminate()
-    screen.terminate()
-    manager.wait(10)
-    screen.wait(10)
 
 
 def wait_for_window(title: str, environment: dict, process: subprocess.Popen, timeout_s: float = 60.0) -> None:

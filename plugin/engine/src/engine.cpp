@@ -7,15 +7,21 @@
 
 namespace latentplay {
 
+namespace {
+constexpr int kWarmUpDecodes = 3;
+}  // namespace
+
 Engine::Engine(const std::string& bundle_folder)
     : bundle_(load_bundle(bundle_folder)),
       projector_(bundle_.control_matrix(), bundle_.intercepts(), bundle_.spans()),
       model_(std::make_unique<TorchModel>(bundle_.decoder_path, bundle_.encoder_path, bundle_.latent_dim,
                                           bundle_.length)) {
-  // A decoder that loads but cannot decode is a broken bundle: find out now, and warm up the
-  // allocator and kernels so that the first note is not slow.
+  // A decoder that loads but cannot decode is a broken bundle: find out now. And warm up: the
+  // TorchScript executor profiles the first run and builds its optimised plan on the next, each
+  // ~300 ms for the demo decoder on this project's CPU, against ~2 ms once warm; without this the
+  // first note after a bundle loads waits that long.
   try {
-    decode(bundle_.samples.front().latent);
+    for (int run = 0; run < kWarmUpDecodes; ++run) decode(bundle_.samples.front().latent);
   } catch (const UsageError& error) {
     throw BundleError(bundle_.decoder_path + ": " + error.what());
   }
