@@ -17,9 +17,9 @@ Engine::Engine(const std::string& bundle_folder)
       model_(std::make_unique<TorchModel>(bundle_.decoder_path, bundle_.encoder_path, bundle_.latent_dim,
                                           bundle_.length)) {
   // A decoder that loads but cannot decode is a broken bundle: find out now. And warm up: the
-  // TorchScript executor profiles the first run and builds its optimised plan on the next, each
-  // ~300 ms for the demo decoder on this project's CPU, against ~2 ms once warm; without this the
-  // first note after a bundle loads waits that long.
+  // TorchScript executor profiles its first runs and builds an optimised plan after them (cold
+  // runs took 0.17-0.36 s on this project's CPU, warm ones 2-6 ms); with one warm-up run only,
+  // the first note after a bundle load waited that long.
   try {
     for (int run = 0; run < kWarmUpDecodes; ++run) decode(bundle_.samples.front().latent);
   } catch (const UsageError& error) {
