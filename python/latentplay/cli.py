@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--sr", type=int, default=48000)
     render.add_argument("--out", type=Path, required=True)
     render.add_argument("--plot", type=Path, help="also draw waveform, spectrogram and the latent path")
-    render.add_argument("--plugin", type=Path, help="the LatentPlay.vst3 to host (default: the build's)")
+    render.add_argument("--plugin", type=Path, help="the LatentPlay.vst3 to host (default: $LATENTPLAY_VST3, "
+                        "~/.vst3, /usr/local/lib/vst3, /usr/lib/vst3, then the build folder)")
     render.set_defaults(handler=cmd_render)
 
     expand = commands.add_parser("expand", help="grow a new sample pack: variations of samples over the controls")
@@ -295,7 +296,7 @@ def cmd_render(args) -> int:
     notes = read_notes(args.midi)
     settings = host.load_preset(args.preset) if args.preset else {}
     settings.update(host.parse_settings(args.set))
-    plugin = host.load_instrument(args.plugin or host.DEFAULT_VST3, bundle)
+    plugin = host.load_instrument(args.plugin, bundle)
     ranges = host.parameter_ranges(plugin)
     automations = [host.Automation.parse(text, ranges) for text in args.automate]
     host.apply_preset(plugin, bundle, settings)

@@ -20,7 +20,10 @@ from latentplay.bundle import CONTROL_NAMES
 from latentplay.midi import Note
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-DEFAULT_VST3 = REPOSITORY / "build" / "python" / "plugin" / "LatentPlay_artefacts" / "Release" / "VST3" / "LatentPlay.vst3"
+BUILT_VST3 = REPOSITORY / "build" / "python" / "plugin" / "LatentPlay_artefacts" / "Release" / "VST3" / "LatentPlay.vst3"
+VST3_NAME = "LatentPlay.vst3"
+# Where Linux hosts look for VST3s (Steinberg's list), after the user's own ~/.vst3.
+SYSTEM_VST3_FOLDERS = (Path("/usr/local/lib/vst3"), Path("/usr/lib/vst3"))
 DEFAULT_BUNDLE = REPOSITORY / "presets" / "demo.latentplay"
 TAIL_S = 0.6  # rendered after the last note: one one-shot and some room
 
@@ -90,12 +93,36 @@ def load_preset(path: Path) -> dict[str, float]:
         raise ValueError(f"{path}: not a LatentPlay preset ({error})") from None
 
 
-def load_instrument(vst3: Path = DEFAULT_VST3, bundle: Path = DEFAULT_BUNDLE):
-    """A fresh plugin instance playing `bundle` (passed through LATENTPLAY_BUNDLE)."""
+def vst3_candidates(explicit: Path | None = None) -> list[tuple[str, Path]]:
+    """Where the plugin is looked for, in order: the path given, $LATENTPLAY_VST3, the installed
+    locations, the build folder of a source checkout."""
+    candidates = [("given", Path(explicit))] if explicit else []
+    if os.environ.get("LATENTPLAY_VST3"):
+        candidates.append(("$LATENTPLAY_VST3", Path(os.environ["LATENTPLAY_VST3"])))
+    candidates += [("installed", folder / VST3_NAME) for folder in (Path.home() / ".vst3", *SYSTEM_VST3_FOLDERS)]
+    candidates.append(("build folder", BUILT_VST3))
+    return candidates
+
+
+def find_vst3(explicit: Path | None = None) -> Path:
+    """The LatentPlay.vst3 to host: the first of vst3_candidates() that exists. A path given
+    explicitly must exist (it is never silently replaced by another plugin)."""
+    if explicit is not None and not Path(explicit).is_dir():
+        raise FileNotFoundError(f"{explicit}: no VST3 bundle there")
+    for _, path in vst3_candidates(explicit):
+        if path.is_dir():
+            return path
+    looked = "; ".join(f"{where}: {path}" for where, path in vst3_candidates(explicit))
+    raise FileNotFoundError(f"LatentPlay.vst3 not found (looked in {looked}). Build it with scripts/setup.sh, "
+                            "install it with `cmake --build build/python --target install_vst3`, or set $LATENTPLAY_VST3")
+
+
+def load_instrument(vst3: Path | None = None, bundle: Path = DEFAULT_BUNDLE):
+    """A fresh plugin instance playing `bundle` (passed through LATENTPLAY_BUNDLE); the plugin is
+    ``vst3`` or else found by find_vst3()."""
     import pedalboard
 
-    if not Path(vst3).is_dir():
-        raise FileNotFoundError(f"{vst3}: no VST3 bundle (scripts/setup.sh builds it)")
+    vst3 = find_vst3(vst3)
     if not Path(bundle).is_dir():
         raise FileNotFoundError(f"{bundle}: no model bundle")
     previous = os.environ.get("LATENTPLAY_BUNDLE")

@@ -35,7 +35,7 @@ def test_render_is_deterministic_and_its_notes_are_the_engine_one_shots(tmp_path
     first = render_cli(tmp_path, "a")
     assert np.array_equal(first, render_cli(tmp_path, "b"))
     engine = _engine.Engine(str(DEMO_BUNDLE))
-    plugin = host.load_instrument(host.DEFAULT_VST3, DEMO_BUNDLE)  # the same defaults as the render
+    plugin = host.load_instrument(host.BUILT_VST3, DEMO_BUNDLE)  # the same defaults as the render
     targets = {}
     for name, control in zip(host.CONTROL_NAMES, engine.controls):
         low, high = control["range"]
@@ -69,7 +69,7 @@ def test_factory_presets_sound_different():
     assert len(PRESETS) >= 8
     one_shots = []
     for preset in PRESETS:
-        plugin = host.load_instrument(host.DEFAULT_VST3, DEMO_BUNDLE)
+        plugin = host.load_instrument(host.BUILT_VST3, DEMO_BUNDLE)
         host.apply_preset(plugin, DEMO_BUNDLE, host.load_preset(preset))
         audio = plugin([(bytes([0x90, 60, 127]), 0.0)], duration=0.35, sample_rate=RATE, num_channels=2)
         one_shots.append(audio[0])
@@ -82,7 +82,7 @@ def test_a_fresh_instance_plays_the_shipped_demo_bundle(load_plugin):
     plugin = load_plugin(None)  # no LATENTPLAY_BUNDLE: Contents/Resources/default.latentplay
     audio = plugin([(bytes([0x90, 60, 127]), 0.0)], duration=0.4, sample_rate=RATE, num_channels=2)
     assert np.abs(audio).max() > 0.1
-    shipped = host.DEFAULT_VST3 / "Contents" / "Resources"
+    shipped = host.BUILT_VST3 / "Contents" / "Resources"
     assert (shipped / "default.latentplay" / "latentplay.json").is_file()
     assert len(list((shipped / "presets").glob("*.json"))) == len(PRESETS)
 
