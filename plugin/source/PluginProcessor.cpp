@@ -272,6 +272,9 @@ std::vector<float> LatentPlayProcessor::currentWaveform() const { return regener
 void LatentPlayProcessor::prepareToPlay(double sample_rate, int) {
   voices_.setSampleRate(sample_rate);
   regenerator_->setHostRate(sample_rate);
+  // Hosts may block here: have the one-shot at this rate ready, or the first notes of a live
+  // performance would find none (a warm render takes milliseconds).
+  regenerator_->waitUntilReady(kReadyTimeoutMs);
 }
 
 bool LatentPlayProcessor::isBusesLayoutSupported(const BusesLayout& layouts) const {
@@ -296,7 +299,19 @@ void LatentPlayProcessor::dropStale() {
       draining_[static_cast<size_t>(draining_count_++)] = current_;
     current_ = nullptr;
   }
-  if (!regenerator_->hasEngine()) voices_.fadeOutAll();
+  if (!regenerator_->hasEngine()) {
+    voices_.fadeOutAll();
+    pending_count_ = 0;
+  }
+}
+
+// Audio thread: notes that came while no one-shot existed start now, late by at most one
+// regeneration, rather than never.
+void LatentPlayProcessor::startPendingNotes() {
+  if (current_ == nullptr) return;
+  for (int i = 0; i < pending_count_; ++i)
+    startNote(pending_notes_[static_cast<size_t>(i)].note, pending_notes_[static_cast<size_t>(i)].velocity);
+  pending_count_ = 0;
 }
 
 void LatentPlayProcessor::retireIdle() {
@@ -323,6 +338,11 @@ void LatentPlayProcessor::startNote(int note, float velocity) {
       }
       adopt(rendered);
     }
+  }
+  if (current_ == nullptr) {  // real time, the bundle's first one-shot not made yet: play it when it comes
+    if (regenerator_->hasEngine() && pending_count_ < static_cast<int>(pending_notes_.size()))
+      pending_notes_[static_cast<size_t>(pending_count_++)] = {note, velocity};
+    return;
   }
   const float sensitivity = velocity_sensitivity_->load();
   const float velocity_gain = (1.0f - sensitivity) + sensitivity * velocity;
@@ -363,6 +383,7 @@ void LatentPlayProcessor::processBlock(juce::AudioBuffer<float>& buffer, juce::M
     }
     adopt(fresh);
   }
+  startPendingNotes();
   const float output_gain = juce::Decibels::decibelsToGain(gain_db_->load(), -48.0f);
   const int length = buffer.getNumSamples();
   int position = 0;

@@ -34,6 +34,7 @@ inline const std::array<juce::ParameterID, kNumControls> controls{pc1, pc2, freq
 }  // namespace ids
 
 constexpr int kMaxSamples = 4096;  // range of the Sample parameter (clamped to the bundle's count)
+constexpr int kReadyTimeoutMs = 2000;  // longest prepareToPlay waits for the first one-shot
 constexpr int kStateVersion = 2;   // 1: positions only; 2: + the controls in their units, the sample's path
 
 // A bundle opened for use, or why it could not be.
@@ -119,6 +120,7 @@ class LatentPlayProcessor : public juce::AudioProcessor, private juce::AudioProc
   void parameterChanged(const juce::String& id, float value) override;
   void adopt(OneShot* shot);
   void dropStale();
+  void startPendingNotes();
   void retireIdle();
   void startNote(int note, float velocity);  // velocity 0..1
   void sanitise(juce::AudioBuffer<float>& buffer);
@@ -135,6 +137,12 @@ class LatentPlayProcessor : public juce::AudioProcessor, private juce::AudioProc
   // worker's retire queue. A fresh one-shot is taken only while there is room here.
   std::array<OneShot*, Voices::kSlots + 2> draining_{};
   int draining_count_ = 0;
+  struct PendingNote {
+    int note = 0;
+    float velocity = 0.0f;
+  };
+  std::array<PendingNote, 16> pending_notes_{};  // audio thread: notes waiting for a new bundle's first one-shot
+  int pending_count_ = 0;
   std::atomic<bool> audition_requested_{false};
   std::atomic<bool> reset_requested_{false};
   std::atomic<bool> silenced_non_finite_{false};  // set by the audio thread, shown in the status

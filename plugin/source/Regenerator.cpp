@@ -69,6 +69,15 @@ OneShot* Regenerator::renderNow(const RenderKey& key) {
   return renderShot(current, key).release();
 }
 
+void Regenerator::waitUntilReady(int timeout_ms) {
+  const RenderKey wanted = wantedKey();
+  if (!hasEngine()) return;
+  std::unique_lock<std::mutex> lock(tried_mutex_);
+  tried_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
+    return last_tried_.engine_serial == wanted.engine_serial && last_tried_.rate == wanted.rate;
+  });
+}
+
 std::vector<float> Regenerator::latestAudio() const {
   const juce::ScopedLock lock(error_lock_);
   return latest_audio_;
@@ -131,6 +140,11 @@ void Regenerator::run() {
       if (auto shot = renderShot(current, requested)) delete published_.exchange(shot.release());
       last_rendered_ = requested;
       rendered_any_ = true;
+      {
+        const std::lock_guard<std::mutex> lock(tried_mutex_);
+        last_tried_ = requested;
+      }
+      tried_.notify_all();
       continue;  // look again at once: values may have moved while it rendered
     }
     wake_.wait();

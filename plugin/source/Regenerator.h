@@ -15,6 +15,7 @@
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -79,6 +80,11 @@ class Regenerator : private juce::Thread {
   // Audio thread, lock-free: give a one-shot no voice plays any more back to the worker.
   bool retire(OneShot* shot);
 
+  // Not the audio thread (prepareToPlay): waits, up to timeout_ms, until the worker has tried the
+  // one-shot of the current bundle at the current host rate (made it, or failed), so that a note
+  // in the first block after it plays, also in real time.
+  void waitUntilReady(int timeout_ms);
+
   // Offline rendering only (the audio thread may block and allocate): renders the one-shot for
   // `key` now, on the calling thread. nullptr without a bundle or when rendering fails (the
   // reason is in lastError()). The caller owns the result and retires it like any other.
@@ -115,6 +121,9 @@ class Regenerator : private juce::Thread {
   std::vector<float> dry_;
   RenderKey last_rendered_;  // worker only
   bool rendered_any_ = false;
+  std::mutex tried_mutex_;  // worker -> waitUntilReady
+  std::condition_variable tried_;
+  RenderKey last_tried_;
 
   mutable juce::CriticalSection error_lock_;  // worker <-> message thread
   juce::String last_error_;

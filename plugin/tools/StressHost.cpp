@@ -133,7 +133,6 @@ int main(int argc, char** argv) {
     juce::AudioBuffer<float> buffer(2, options.block);
     juce::MidiBuffer midi;
     const auto note_every = static_cast<juce::int64>(kNoteEverySeconds * options.rate);
-    const auto warm_up = static_cast<juce::int64>(0.5 * options.rate);  // the first one-shot renders
     double owed_changes = 0.0;
     auto deadline = std::chrono::steady_clock::now();
     for (juce::int64 block = 0; block < total_blocks; ++block) {
@@ -146,7 +145,8 @@ int main(int argc, char** argv) {
         parameter->setValue(is_gain ? 0.01f + 0.99f * random.nextFloat() : random.nextFloat());
       }
       midi.clear();
-      const juce::int64 next_note = warm_up + static_cast<juce::int64>(notes.size()) * note_every;
+      // The first note at the very first sample: prepareToPlay must leave a one-shot ready.
+      const juce::int64 next_note = static_cast<juce::int64>(notes.size()) * note_every;
       if (next_note >= start && next_note < start + options.block) {
         const int offset = static_cast<int>(next_note - start);
         midi.addEvent(juce::MidiMessage::noteOn(1, 60 + random.nextInt({-kMaxTranspose, kMaxTranspose + 1}),
