@@ -294,7 +294,10 @@ void LatentPlayProcessor::adopt(OneShot* shot) {
 // Audio thread: a one-shot of a bundle no longer in force is never played again; without a
 // bundle, what still sounds fades out at once (the status says "silent").
 void LatentPlayProcessor::dropStale() {
+  // draining_ has room: a one-shot is taken only with two places free, and dropping one leaves
+  // current_ empty until the next is taken.
   if (current_ != nullptr && current_->key.engine_serial != regenerator_->engineSerial()) {
+    jassert(draining_count_ < static_cast<int>(draining_.size()));
     if (current_->active_voices > 0 || !regenerator_->retire(current_))
       draining_[static_cast<size_t>(draining_count_++)] = current_;
     current_ = nullptr;
@@ -370,7 +373,10 @@ void LatentPlayProcessor::sanitise(juce::AudioBuffer<float>& buffer) {
 void LatentPlayProcessor::processBlock(juce::AudioBuffer<float>& buffer, juce::MidiBuffer& midi) {
   juce::ScopedNoDenormals no_denormals;
   buffer.clear();
-  if (reset_requested_.exchange(false)) voices_.stopAll();  // a reset means no tails: renders start clean
+  if (reset_requested_.exchange(false)) {  // a reset means no tails: renders start clean
+    voices_.stopAll();
+    pending_count_ = 0;
+  }
   retireIdle();
   dropStale();
   // Room is kept for the current one-shot and one offline render; a fresh one-shot waits (the
@@ -396,8 +402,10 @@ void LatentPlayProcessor::processBlock(juce::AudioBuffer<float>& buffer, juce::M
     const int kind = event.data[0] & 0xf0;
     if (kind == 0x90 && event.data[2] > 0)
       startNote(event.data[1], static_cast<float>(event.data[2]) / 127.0f);
-    else if (kind == 0xb0 && (event.data[1] == 120 || event.data[1] == 123))  // all sound / all notes off
+    else if (kind == 0xb0 && (event.data[1] == 120 || event.data[1] == 123)) {  // all sound / all notes off
       voices_.stopAll();
+      pending_count_ = 0;
+    }
   }
   if (audition_requested_.exchange(false)) startNote(60, 1.0f);
   voices_.render(buffer, position, length - position, output_gain);
