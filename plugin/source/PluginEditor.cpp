@@ -196,8 +196,8 @@ LatentPlayEditor::~LatentPlayEditor() { stopTimer(); }
 void LatentPlayEditor::refreshBundleLists() {
   pack_box_.clear(juce::dontSendNotification);
   sample_box_.clear(juce::dontSendNotification);
+  shown_engine_serial_ = processor_.engineSerial();  // first: a swap in between shows up next tick
   const auto engine = processor_.engine();
-  shown_engine_pointer_ = engine.get();
   if (engine != nullptr) {
     int id = 1;
     for (const auto& pack : engine->bundle().packs) pack_box_.addItem(pack, id++);
@@ -208,7 +208,7 @@ void LatentPlayEditor::refreshBundleLists() {
 }
 
 void LatentPlayEditor::timerCallback() {
-  if (processor_.engine().get() != shown_engine_pointer_) refreshBundleLists();
+  if (processor_.engineSerial() != shown_engine_serial_) refreshBundleLists();
   status_.setText(processor_.getStatus(), juce::dontSendNotification);
   const int sample = static_cast<int>(processor_.parameters.getRawParameterValue(ids::sample.getParamID())->load());
   if (sample_box_.getSelectedId() != sample + 1) sample_box_.setSelectedId(sample + 1, juce::dontSendNotification);

@@ -66,8 +66,7 @@ class LatentPlayEditor : public juce::AudioProcessorEditor, private juce::Timer 
   LatentMap map_;
   WaveformView waveform_;
   std::unique_ptr<juce::FileChooser> chooser_;
-  std::uint64_t shown_engine_ = 0;
-  const Engine* shown_engine_pointer_ = nullptr;
+  std::uint64_t shown_engine_serial_ = 0;  // the bundle the lists show (processor's engineSerial)
 };
 
 }  // namespace latentplay

@@ -101,6 +101,8 @@ class LatentPlayProcessor : public juce::AudioProcessor, private juce::AudioProc
   // The status line: what is loaded, or why the plugin is silent, and any failure since.
   juce::String getStatus() const;
   std::shared_ptr<const Engine> engine() const { return regenerator_->engine(); }
+  // Changes whenever a bundle is loaded or fails to load (a new engine may reuse an old address).
+  std::uint64_t engineSerial() const { return regenerator_->engineSerial(); }
   juce::File bundleFolder() const;
   // The latent point the current parameter values ask for (message thread; for the latent map).
   Eigen::VectorXd currentLatent() const;
