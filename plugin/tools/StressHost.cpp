@@ -94,6 +94,11 @@ Options parse(int argc, char** argv) {
 int main(int argc, char** argv) {
   const Options options = parse(argc, argv);
   juce::ScopedJuceInitialiser_GUI gui;
+  if (options.editor && juce::Desktop::getInstance().getDisplays().getPrimaryDisplay() == nullptr) {
+    std::cerr << "--editor needs a display: none at DISPLAY=" << juce::SystemStats::getEnvironmentVariable("DISPLAY", "")
+              << "\n";
+    return 3;
+  }
   juce::AudioPluginFormatManager formats;
   formats.addDefaultFormats();
 
