@@ -36,10 +36,9 @@ from latentplay import __version__
 from latentplay.bundle import (DECODER_NAME, ENCODER_NAME, FORMAT, SCHEMA_VERSION, SIDECAR_NAME,
                                load_bundle, sha256_file, validate_sidecar)
 from latentplay.dataset import LoadedPack, load_pack_tree
-from latentplay.features import FEATURE_NAMES, FEATURE_UNITS, measure_features, physical_bounds
+from latentplay.features import FEATURE_NAMES, FEATURE_UNITS, measure_all, physical_bounds
 from latentplay.quality import check_reconstructions
 from latentplay.training.lightning import LatentPlayModule
-from latentplay.training.train import measure_pack_features
 
 MAX_EXPORT_DIFF = 1e-5
 PERTURBED_COPIES = 5  # decoded copies of each training latent used to fit the feature controls
@@ -232,8 +231,7 @@ def decoded_features(module: LatentPlayModule, latents: np.ndarray, seed: int = 
     points = [latents] + [latents + rng.normal(size=latents.shape) * spread for _ in range(PERTURBED_COPIES)]
     points = np.concatenate(points)
     rate = module.train_config.data.sr
-    features = [measure_features(one_shot, rate).as_array() for one_shot in decode_all(module, points)]
-    return points, np.stack(features)
+    return points, measure_all(decode_all(module, points), rate)
 
 
 def analyse_latents(latents: np.ndarray, features: np.ndarray, fit_latents: np.ndarray,
@@ -307,7 +305,8 @@ def write_bundle(module: LatentPlayModule, pack: LoadedPack, out: Path, metrics:
     module = module.eval()
     latents = encode_all(module, pack.audio) if latents is None else latents
     duration_ms = 1000.0 * pack.config.num_samples / pack.config.sample_rate
-    analysis = analyse_latents(latents, measure_pack_features(pack), *decoded_features(module, latents),
+    analysis = analyse_latents(latents, measure_all(pack.audio, pack.config.sample_rate),
+                               *decoded_features(module, latents),
                                duration_ms=duration_ms)
     partial = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)

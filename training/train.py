@@ -28,7 +28,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from latentplay.dataset import LoadedPack, load_pack_tree
-from latentplay.features import FEATURE_NAMES, measure_features
+from latentplay.features import FEATURE_NAMES, measure_all
 from latentplay.training.config import TrainConfig
 from latentplay.quality import ReconstructionQuality, check_reconstructions
 from latentplay.training.lightning import MONITOR, AudioExamplesCallback, LatentPlayModule, OneShotDataModule
@@ -37,11 +37,6 @@ from latentplay.training.progress import progress_callbacks, stop_reason
 
 LOGGERS = ("wandb", "csv", "none")
 WANDB_PROJECT = "latentplay"
-
-
-def measure_pack_features(pack: LoadedPack) -> np.ndarray:
-    """(num_samples, 3) features in physical units, in FEATURE_NAMES order."""
-    return np.stack([measure_features(audio, pack.config.sample_rate).as_array() for audio in pack.audio])
 
 
 def normalisation(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -59,7 +54,7 @@ def run_training(data_root: Path, config: TrainConfig, run_dir: Path, logger_kin
     pack = load_pack_tree(data_root, config.data.prep(), progress=config.training.progress_bar)
     (run_dir / "data.txt").write_text(pack.summary() + "\n")
     print(pack.summary())
-    features = measure_pack_features(pack)
+    features = measure_all(pack.audio, pack.config.sample_rate)
     mean, std = normalisation(features)
     write_features(run_dir / "features.json", pack, features, mean, std)
 

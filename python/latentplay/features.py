@@ -119,6 +119,11 @@ def measure_features(audio: np.ndarray, sample_rate: int) -> Features:
     )
 
 
+def measure_all(one_shots: np.ndarray, sample_rate: int) -> np.ndarray:
+    """(N, length) one-shots -> (N, 3) features in physical units, in FEATURE_NAMES order."""
+    return np.stack([measure_features(one_shot, sample_rate).as_array() for one_shot in one_shots])
+
+
 def amplitude_envelope(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Smoothed analytic-signal magnitude, one value per sample (see module docs)."""
     audio = _checked_mono(audio)
