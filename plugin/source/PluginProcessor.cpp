@@ -286,9 +286,15 @@ bool LatentPlayProcessor::isBusesLayoutSupported(const BusesLayout& layouts) con
 // or goes back to the worker. Callers make sure draining_ has room.
 void LatentPlayProcessor::adopt(OneShot* shot) {
   if (shot == nullptr) return;
-  if (current_ != nullptr && (current_->active_voices > 0 || !regenerator_->retire(current_)))
-    draining_[static_cast<size_t>(draining_count_++)] = current_;
+  letGo(current_);
   current_ = shot;
+}
+
+// Audio thread: a one-shot no longer current goes back to the worker, or waits in draining_
+// while voices play it (or the retire queue is full).
+void LatentPlayProcessor::letGo(OneShot* shot) {
+  if (shot != nullptr && (shot->active_voices > 0 || !regenerator_->retire(shot)))
+    draining_[static_cast<size_t>(draining_count_++)] = shot;
 }
 
 // Audio thread: a one-shot of a bundle no longer in force is never played again; without a
@@ -298,8 +304,7 @@ void LatentPlayProcessor::dropStale() {
   // current_ empty until the next is taken.
   if (current_ != nullptr && current_->key.engine_serial != regenerator_->engineSerial()) {
     jassert(draining_count_ < static_cast<int>(draining_.size()));
-    if (current_->active_voices > 0 || !regenerator_->retire(current_))
-      draining_[static_cast<size_t>(draining_count_++)] = current_;
+    letGo(current_);
     current_ = nullptr;
   }
   if (!regenerator_->hasEngine()) {
@@ -384,7 +389,7 @@ void LatentPlayProcessor::processBlock(juce::AudioBuffer<float>& buffer, juce::M
   if (draining_count_ < static_cast<int>(draining_.size()) - 2) {
     OneShot* fresh = regenerator_->takeFresh();
     if (fresh != nullptr && fresh->key.engine_serial != regenerator_->engineSerial()) {
-      if (!regenerator_->retire(fresh)) draining_[static_cast<size_t>(draining_count_++)] = fresh;
+      letGo(fresh);  // made by a bundle no longer in force
       fresh = nullptr;
     }
     adopt(fresh);

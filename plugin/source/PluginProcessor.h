@@ -121,6 +121,7 @@ class LatentPlayProcessor : public juce::AudioProcessor, private juce::AudioProc
   void setStatus(const juce::String& text);
   void parameterChanged(const juce::String& id, float value) override;
   void adopt(OneShot* shot);
+  void letGo(OneShot* shot);
   void dropStale();
   void startPendingNotes();
   void retireIdle();
