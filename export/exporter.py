@@ -33,10 +33,11 @@ from sklearn.model_selection import KFold, cross_val_score
 from torch import nn
 
 from latentplay import __version__
-from latentplay.bundle import (DECODER_NAME, ENCODER_NAME, FORMAT, SCHEMA_VERSION, SIDECAR_NAME,
+from latentplay.audio import PrepConfig
+from latentplay.bundle import (CONTROLS, DECODER_NAME, ENCODER_NAME, FORMAT, SCHEMA_VERSION, SIDECAR_NAME,
                                load_bundle, sha256_file, validate_sidecar)
 from latentplay.dataset import LoadedPack, load_pack_tree
-from latentplay.features import FEATURE_NAMES, FEATURE_UNITS, measure_all, physical_bounds
+from latentplay.features import FEATURE_NAMES, measure_all, physical_bounds
 from latentplay.quality import check_reconstructions
 from latentplay.training.lightning import LatentPlayModule
 
@@ -46,7 +47,6 @@ PERTURBATION_SCALE = 0.5  # their offset: normal noise × this × each latent di
 DECODE_BATCH = 32  # latent points decoded at once while fitting the feature controls
 VERIFY_EXAMPLES = 8
 RIDGE_ALPHAS = np.logspace(-6, 3, 19)
-CONTROL_LABELS = {"pc1": "PC1", "pc2": "PC2", "frequency": "Frequency", "attack": "Attack", "release": "Release"}
 
 
 class ExportError(ValueError):
@@ -121,17 +121,6 @@ class GemmConvTranspose1d(nn.Module):
             flat = full.view(channels, (length + 1) * f)
             outputs.append(flat[:, self.padding:self.padding + out_length] + self.bias)
         return outputs[0].unsqueeze(0) if len(outputs) == 1 else torch.stack(outputs)
-
-
-def conv_weights_from_gemm(state: dict, name: str, layer: nn.Module) -> None:
-    """Turn the exported GEMM layouts of layer ``name`` in ``state`` back into torch's layouts."""
-    if isinstance(layer, nn.ConvTranspose1d) and f"{name}.weight" in state and state[f"{name}.weight"].dim() == 2:
-        weight = state[f"{name}.weight"].reshape(layer.kernel_size[0], layer.out_channels, layer.in_channels)
-        state[f"{name}.weight"] = weight.permute(2, 1, 0).contiguous()
-        state[f"{name}.bias"] = state[f"{name}.bias"].reshape(-1)
-    elif isinstance(layer, nn.Conv1d) and f"{name}.taps" in state:
-        state[f"{name}.weight"] = state.pop(f"{name}.taps").permute(1, 2, 0).contiguous()
-        state[f"{name}.bias"] = state[f"{name}.bias"].reshape(-1)
 
 
 def with_gemm_convolutions(module: nn.Module) -> nn.Module:
@@ -244,27 +233,27 @@ def analyse_latents(latents: np.ndarray, features: np.ndarray, fit_latents: np.n
     for k in range(2):
         weights = pca.components_[k]
         values = (latents - pca.mean_) @ weights
-        controls.append(control_entry(f"pc{k + 1}", "", "pca", weights, -float(weights @ pca.mean_),
-                                      values, None))
-    for j, (name, unit) in enumerate(zip(FEATURE_NAMES, FEATURE_UNITS)):
+        controls.append(control_entry(f"pc{k + 1}", weights, -float(weights @ pca.mean_), values, None))
+    for j, name in enumerate(FEATURE_NAMES):
         regression = RidgeCV(alphas=RIDGE_ALPHAS).fit(fit_latents, fit_features[:, j])
         r2 = {"fit": float(regression.score(fit_latents, fit_features[:, j])),
               "cv": cross_validated_r2(fit_latents, fit_features[:, j], regression.alpha_)}
         seen = np.clip(np.concatenate([regression.predict(latents), fit_features[:, j]]),
                        *physical_bounds(name, duration_ms))
-        controls.append(control_entry(name, unit, "regression", regression.coef_,
-                                      float(regression.intercept_), seen, r2))
+        controls.append(control_entry(name, regression.coef_, float(regression.intercept_), seen, r2))
     pca_entry = {"mean": pca.mean_.tolist(), "components": pca.components_.tolist(),
                  "explained_variance_ratio": pca.explained_variance_ratio_.tolist()}
     return LatentAnalysis(latents, features, controls, pca_entry)
 
 
-def control_entry(name: str, unit: str, kind: str, weights: np.ndarray, intercept: float,
-                  seen_values: np.ndarray, r2: dict | None) -> dict:
+def control_entry(name: str, weights: np.ndarray, intercept: float, seen_values: np.ndarray,
+                  r2: dict | None) -> dict:
+    """A sidecar control; its label, unit and kind are the contract's (bundle_schema.json)."""
+    spec = next(control for control in CONTROLS if control.name == name)
     low, high = float(np.min(seen_values)), float(np.max(seen_values))
     if high - low < 1e-9:  # a constant feature still needs a usable (non-empty) range
         low, high = low - 0.5, high + 0.5
-    return {"name": name, "label": CONTROL_LABELS[name], "unit": unit, "kind": kind,
+    return {"name": name, "label": spec.label, "unit": spec.unit, "kind": spec.kind,
             "range": [low, high], "weights": np.asarray(weights, dtype=np.float64).tolist(),
             "intercept": intercept, "r2": r2}
 
@@ -362,13 +351,21 @@ def build_sidecar(module: LatentPlayModule, pack: LoadedPack, analysis: LatentAn
         "sample_rate": module.train_config.data.sr,
         "length": module.model.length,
         "latent_dim": module.model.latent_dim,
+        "prep": prep_entry(module.train_config.data.prep()),
         "controls": analysis.controls,
         "pca": analysis.pca,
         "packs": pack.packs,
         "samples": samples,
         "training": {"config": module.train_config.to_dict(), "metrics": metrics},
+        "producer": {"latentplay": __version__, "torch": str(torch.__version__), "model_format": "torchscript"},
         "created_by": f"latentplay {__version__} export",
     }
+
+
+def prep_entry(prep: PrepConfig) -> dict:
+    """The sidecar's "prep": what latentplay.audio.prepare_one_shot does, with the run's settings."""
+    return {"mono": "mean", "resampler": "soxr-hq", "onset_threshold_db": prep.onset_threshold_db,
+            "normalise": "peak", "fade_out": prep.fade_out}
 
 
 def training_metrics(run_dir: Path, checkpoint: Path) -> dict:

@@ -15,8 +15,8 @@ from typing import Any, Optional
 import yaml
 
 from latentplay.audio import PrepConfig
+from latentplay.model import ModelConfig
 from latentplay.training.loss import LossConfig
-from latentplay.training.model import ModelConfig
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 LR_SCHEDULES = ("constant", "cosine")

@@ -11,11 +11,11 @@ from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader
 
 from latentplay.audio import write_wav
+from latentplay.model import AutoEncoder
 from latentplay.plot import save_figure
 from latentplay.training.augment import PitchShiftedOneShots
 from latentplay.training.config import TrainConfig, from_dict
 from latentplay.training.loss import LatentPlayLoss, SteeredDecode
-from latentplay.training.model import AutoEncoder
 
 MONITOR = "val/mrstft"  # plain MR-STFT of unaugmented reconstructions (see OneShotDataModule)
 

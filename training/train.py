@@ -29,10 +29,10 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from latentplay.dataset import LoadedPack, load_pack_tree
 from latentplay.features import FEATURE_NAMES, measure_all
+from latentplay.model import parameter_count
 from latentplay.training.config import TrainConfig
 from latentplay.quality import ReconstructionQuality, check_reconstructions
 from latentplay.training.lightning import MONITOR, AudioExamplesCallback, LatentPlayModule, OneShotDataModule
-from latentplay.training.model import parameter_count
 from latentplay.training.progress import progress_callbacks, stop_reason
 
 LOGGERS = ("wandb", "csv", "none")

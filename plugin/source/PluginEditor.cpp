@@ -125,16 +125,16 @@ void WaveformView::paint(juce::Graphics& g) {
 
 LatentPlayEditor::LatentPlayEditor(LatentPlayProcessor& processor)
     : juce::AudioProcessorEditor(processor), processor_(processor), map_(processor) {
-  const std::array<const char*, kNumControls> names = {"PC1", "PC2", "Frequency", "Attack", "Release"};
   for (int k = 0; k < kNumControls; ++k) {
     auto& slider = control_sliders_[static_cast<size_t>(k)];
-    slider.setSliderStyle(k < 2 ? juce::Slider::RotaryHorizontalVerticalDrag : juce::Slider::LinearHorizontal);
+    const bool principal = juce::String(kControlKinds[static_cast<size_t>(k)]) == "pca";
+    slider.setSliderStyle(principal ? juce::Slider::RotaryHorizontalVerticalDrag : juce::Slider::LinearHorizontal);
     slider.setTextBoxStyle(juce::Slider::TextBoxBelow, false, 110, 20);
     addAndMakeVisible(slider);
     attachments_.push_back(std::make_unique<SliderAttachment>(processor.parameters,
                                                               ids::controls[static_cast<size_t>(k)].getParamID(), slider));
     auto& label = control_labels_[static_cast<size_t>(k)];
-    label.setText(names[static_cast<size_t>(k)], juce::dontSendNotification);
+    label.setText(kControlLabels[static_cast<size_t>(k)], juce::dontSendNotification);
     label.setJustificationType(juce::Justification::centredLeft);
     addAndMakeVisible(label);
   }

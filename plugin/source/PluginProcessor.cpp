@@ -7,8 +7,6 @@ namespace latentplay {
 
 namespace {
 
-const std::array<const char*, kNumControls> kControlLabels = {"PC1", "PC2", "Frequency", "Attack", "Release"};
-
 juce::String formatNumber(double value, const char* unit) {
   return juce::String(value, 2) + (unit[0] ? juce::String(" ") + unit : juce::String());
 }
@@ -26,11 +24,8 @@ std::array<float, kNumControls> startingPositions(const Engine* engine) {
   std::array<float, kNumControls> positions;
   positions.fill(0.5f);
   if (engine == nullptr) return positions;
-  const Bundle& bundle = engine->bundle();
-  const Eigen::VectorXd own = engine->own_controls(bundle.samples.front().latent);
-  for (int k = 0; k < kNumControls; ++k)
-    positions[static_cast<size_t>(k)] =
-        juce::jlimit(0.0f, 1.0f, static_cast<float>(bundle.controls[k].positionOf(own[k])));
+  const Eigen::VectorXd own = engine->own_positions(engine->bundle().samples.front().latent);
+  for (int k = 0; k < kNumControls; ++k) positions[static_cast<size_t>(k)] = static_cast<float>(own[k]);
   return positions;
 }
 
@@ -70,7 +65,7 @@ juce::AudioProcessorValueTreeState::ParameterLayout LatentPlayProcessor::createL
     const auto& path = samples[static_cast<size_t>(juce::jlimit(0, static_cast<int>(samples.size()) - 1, index))].path;
     return juce::File::createFileWithoutCheckingPath("/" + juce::String(path)).getFileNameWithoutExtension();
   };
-  layout.add(std::make_unique<SteppedIntParameter>(ids::sample, "Sample", 0, kMaxSamples - 1, 0,
+  layout.add(std::make_unique<SteppedIntParameter>(ids::sample, "Sample", 0, kSampleParameterSteps, 0,
                                                         juce::AudioParameterIntAttributes().withStringFromValueFunction(
                                                             sample_name)));
   layout.add(std::make_unique<juce::AudioParameterFloat>(ids::mix, "Mix", juce::NormalisableRange<float>(0.0f, 1.0f),
@@ -246,14 +241,12 @@ void LatentPlayProcessor::selectSample(int index) {
   if (current == nullptr) return;
   const Bundle& bundle = current->bundle();
   index = juce::jlimit(0, static_cast<int>(bundle.samples.size()) - 1, index);
-  const Eigen::VectorXd own = current->own_controls(bundle.samples[static_cast<size_t>(index)].latent);
+  const Eigen::VectorXd own = current->own_positions(bundle.samples[static_cast<size_t>(index)].latent);
   auto* sample = parameters.getParameter(ids::sample.getParamID());
   sample->setValueNotifyingHost(sample->convertTo0to1(static_cast<float>(index)));
-  for (int k = 0; k < kNumControls; ++k) {
-    const float position = static_cast<float>(bundle.controls[k].positionOf(own[k]));
+  for (int k = 0; k < kNumControls; ++k)
     parameters.getParameter(ids::controls[static_cast<size_t>(k)].getParamID())
-        ->setValueNotifyingHost(juce::jlimit(0.0f, 1.0f, position));
-  }
+        ->setValueNotifyingHost(static_cast<float>(own[k]));
 }
 
 Eigen::VectorXd LatentPlayProcessor::currentLatent() const {

@@ -26,14 +26,17 @@
 namespace latentplay {
 
 namespace ids {
-inline const juce::ParameterID pc1{"pc1", 1}, pc2{"pc2", 1}, frequency{"frequency", 1}, attack{"attack", 1},
-    release{"release", 1}, sample{"sample", 1}, mix{"mix", 1}, output_gain{"output_gain", 1},
+// The five controls' IDs are their names in the bundle contract (latentplay/contract.hpp).
+inline const std::array<juce::ParameterID, kNumControls> controls = [] {
+  std::array<juce::ParameterID, kNumControls> made;
+  for (size_t k = 0; k < made.size(); ++k) made[k] = juce::ParameterID{kControlNames[k], 1};
+  return made;
+}();
+inline const juce::ParameterID sample{"sample", 1}, mix{"mix", 1}, output_gain{"output_gain", 1},
     velocity_sensitivity{"velocity_sensitivity", 1}, key_tracking{"key_tracking", 1}, root_note{"root_note", 1},
     choke{"choke", 1};
-inline const std::array<juce::ParameterID, kNumControls> controls{pc1, pc2, frequency, attack, release};
 }  // namespace ids
 
-constexpr int kMaxSamples = 4096;  // range of the Sample parameter (clamped to the bundle's count)
 constexpr int kReadyTimeoutMs = 2000;  // longest prepareToPlay waits for the first one-shot
 constexpr int kStateVersion = 2;   // 1: positions only; 2: + the controls in their units, the sample's path
 

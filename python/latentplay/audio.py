@@ -48,6 +48,7 @@ class PrepConfig:
     sample_rate: int = 22050
     duration_s: float = 0.3
     fade_out: float = 0.1
+    onset_threshold_db: float = ONSET_THRESHOLD_DB
 
     @property
     def num_samples(self) -> int:
@@ -170,10 +171,10 @@ def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     return soxr.resample(audio, from_rate, to_rate, quality=RESAMPLE_QUALITY)
 
 
-def onset_index(audio: np.ndarray) -> int:
-    """Index of the first sample at or above ONSET_THRESHOLD_DB relative to the peak."""
+def onset_index(audio: np.ndarray, threshold_db: float = ONSET_THRESHOLD_DB) -> int:
+    """Index of the first sample at or above ``threshold_db`` relative to the peak."""
     magnitude = np.abs(audio)
-    threshold = magnitude.max() * 10.0 ** (ONSET_THRESHOLD_DB / 20.0)
+    threshold = magnitude.max() * 10.0 ** (threshold_db / 20.0)
     return int(np.argmax(magnitude >= threshold))
 
 
@@ -202,7 +203,7 @@ def prepare_one_shot(audio: np.ndarray, sample_rate: int, config: PrepConfig) ->
     mono = to_mono(np.asarray(audio, dtype=np.float64))
     check_usable(mono)
     at_model_rate = resample(mono, sample_rate, config.sample_rate)
-    trimmed = at_model_rate[onset_index(at_model_rate):]
+    trimmed = at_model_rate[onset_index(at_model_rate, config.onset_threshold_db):]
     normalised = trimmed / np.abs(trimmed).max()
     fitted = fit_length(normalised, config.num_samples)
     return apply_fade_out(fitted, config.fade_out).astype(np.float32)
@@ -223,7 +224,7 @@ def load_one_shot(path: Path, config: PrepConfig) -> tuple[np.ndarray, SourceInf
     frames, rate, subtype = read_audio(path)
     mono = to_mono(frames)
     check_usable(mono)
-    onset_s = onset_index(mono) / rate
+    onset_s = onset_index(mono, config.onset_threshold_db) / rate
     info = SourceInfo(rate, frames.shape[1], frames.shape[0], subtype, onset_s)
     return prepare_one_shot(mono, rate, config), info
 

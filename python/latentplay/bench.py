@@ -9,11 +9,17 @@ configurations (timing does not depend on the weights), plus any --bundle given 
 Each figure is the median (and the 10th–90th percentile spread) over --runs runs after warm-up,
 and a ratio to the FLOP bound: 2 × decoder MACs / the machine's single-thread GEMM rate,
 measured in the same run (torch.mm, float32).
+
+The bench is runtime code: it never imports latentplay.training, latentplay.export, Lightning,
+wandb or auraloss. The untrained bundles are written by a child process
+(``python -m latentplay.export.untrained``), which does.
 """
 
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -24,7 +30,8 @@ import numpy as np
 import soxr
 import torch
 
-from latentplay.bundle import load_bundle
+from latentplay.bundle import Bundle, load_bundle
+from latentplay.model import Decoder, ModelConfig, decoder_macs
 from latentplay.render import ReferenceRenderer
 
 HOST_RATE = 48000
@@ -64,32 +71,39 @@ def single_thread_gemm_gflops(repeats: int = 5) -> float:
 
 
 def make_untrained_bundle(config_name: str, folder: Path) -> Path:
-    """A verified bundle of an untrained model of this config, over a small procedural pack."""
-    from latentplay.dataset import load_pack_tree
-    from latentplay.export.exporter import write_bundle
-    from latentplay.synth import write_pack
-    from latentplay.training.config import load_config
-    from latentplay.training.lightning import LatentPlayModule
+    """A verified bundle of an untrained model of this config, over a small procedural pack.
+    Written by a child process: writing a bundle takes the exporter and the Lightning module,
+    which this process never imports."""
+    out = folder / f"{config_name}-untrained.latentplay"
+    run = subprocess.run([sys.executable, "-m", "latentplay.export.untrained", config_name, str(folder / "data"),
+                          str(out)], capture_output=True, text=True)
+    if run.returncode != 0:
+        lines = run.stderr.strip().splitlines()
+        raise ValueError(f"cannot make an untrained {config_name!r} bundle: "
+                         f"{lines[-1] if lines else f'exit status {run.returncode}'}")
+    return out
 
-    torch.manual_seed(0)
-    config = load_config(config_name)
-    data = folder / "data"
-    if not data.exists():
-        write_pack(data, n=10, seed=1)
-    module = LatentPlayModule(config.to_dict(), [60.0, 4.0, 120.0], [20.0, 3.0, 60.0])
-    pack = load_pack_tree(data, config.data.prep())
-    return write_bundle(module, pack, folder / f"{config_name}-untrained.latentplay",
-                        {"note": "untrained, made by latentplay bench"})
+
+def model_config(bundle: Bundle) -> ModelConfig:
+    """The model section of the training config the bundle records."""
+    return ModelConfig(**bundle.sidecar["training"]["config"]["model"])
+
+
+def conv_weights_from_gemm(state: dict, name: str, layer: torch.nn.Module) -> None:
+    """Turn the exported GEMM layouts of layer ``name`` in ``state`` back into torch's layouts
+    (the layouts of GemmConv1d and GemmConvTranspose1d in export/exporter.py)."""
+    if isinstance(layer, torch.nn.ConvTranspose1d) and f"{name}.weight" in state and state[f"{name}.weight"].dim() == 2:
+        weight = state[f"{name}.weight"].reshape(layer.kernel_size[0], layer.out_channels, layer.in_channels)
+        state[f"{name}.weight"] = weight.permute(2, 1, 0).contiguous()
+        state[f"{name}.bias"] = state[f"{name}.bias"].reshape(-1)
+    elif isinstance(layer, torch.nn.Conv1d) and f"{name}.taps" in state:
+        state[f"{name}.weight"] = state.pop(f"{name}.taps").permute(1, 2, 0).contiguous()
+        state[f"{name}.bias"] = state[f"{name}.bias"].reshape(-1)
 
 
 def eager_decoder(renderer: ReferenceRenderer) -> torch.nn.Module:
     """The nn.Module decoder of the bundle's config, with the weights of its decoder.ts."""
-    from latentplay.export.exporter import conv_weights_from_gemm
-    from latentplay.training.config import from_dict
-    from latentplay.training.model import Decoder
-
-    config = from_dict(renderer.bundle.sidecar["training"]["config"])
-    decoder = Decoder(config.model, renderer.bundle.length)
+    decoder = Decoder(model_config(renderer.bundle), renderer.bundle.length)
     state = {key.removeprefix("decoder."): value for key, value in renderer.decoder.state_dict().items()}
     for name, layer in decoder.named_modules():
         conv_weights_from_gemm(state, name, layer)  # exported layouts back to torch's
@@ -131,12 +145,8 @@ def bench_bundle(path: Path, threads: int, runs: int) -> list[Timing]:
 
 
 def decoder_gmacs(path: Path) -> float:
-    from latentplay.training.config import from_dict
-    from latentplay.training.model import decoder_macs
-
     bundle = load_bundle(path)
-    config = from_dict(bundle.sidecar["training"]["config"])
-    return decoder_macs(config.model, bundle.length) / 1e9
+    return decoder_macs(model_config(bundle), bundle.length) / 1e9
 
 
 def run_bench(extra_bundles: list[Path], runs: int, threads: list[int], configs: list[str]) -> list[Timing]:

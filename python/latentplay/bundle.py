@@ -1,9 +1,10 @@
 """The model bundle: the one thing that crosses from Python to the C++ plugin.
 
 ``NAME.latentplay/`` holds ``decoder.ts``, ``encoder.ts`` and the sidecar ``latentplay.json``.
-The spec is ``docs/bundle.md``; the JSON Schema is ``bundle_schema.json`` next to this file.
-:func:`load_bundle` checks a bundle the way the C++ engine does: the schema, then the rules a
-schema cannot say (vector lengths, finite numbers, ranges), then the files and their hashes.
+The spec is ``docs/bundle.md``; the contract is ``bundle_schema.json`` next to this file (the
+controls' names, labels, units and order come from it too). :func:`load_bundle` checks a bundle
+the way the C++ engine does (:mod:`latentplay.schema`): upgrade an older sidecar, the schema,
+the cross-field rules, then the files and their hashes.
 Every problem is a :class:`BundleError` whose message names the file and the field.
 """
 
@@ -13,19 +14,42 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+from latentplay.schema import check_sidecar, contract, supported_versions
+
 FORMAT = "latentplay-bundle"
 SIDECAR_NAME = "latentplay.json"
 DECODER_NAME = "decoder.ts"
 ENCODER_NAME = "encoder.ts"
 BUNDLE_SUFFIX = ".latentplay"
-CONTROL_NAMES = ("pc1", "pc2", "frequency", "attack", "release")
+
+
+@dataclass(frozen=True)
+class ControlSpec:
+    """A control as the contract defines it (bundle_schema.json, controls.prefixItems)."""
+
+    name: str
+    label: str
+    unit: str
+    kind: str  # "pca" or "regression"
+
+
+def _control_specs() -> tuple[ControlSpec, ...]:
+    entries = contract()["properties"]["controls"]["prefixItems"]
+    return tuple(ControlSpec(**{key: entry["properties"][key]["const"] for key in ("name", "label", "unit", "kind")})
+                 for entry in entries)
+
+
+CONTROLS = _control_specs()
+CONTROL_NAMES = tuple(control.name for control in CONTROLS)
+CONTROL_UNITS = {control.name: control.unit for control in CONTROLS}
+CONTROL_LABELS = {control.name: control.label for control in CONTROLS}
+OLDEST_SCHEMA_VERSION, SCHEMA_VERSION = supported_versions(contract())
+SAMPLE_PARAMETER_STEPS = contract()["x-latentplay"]["sample_parameter_steps"]
+"""The plugin's Sample parameter: sample index = round(raw value × steps)."""
 
 
 class BundleError(ValueError):
@@ -69,6 +93,7 @@ class Bundle:
     sidecar: dict
     controls: tuple[Control, ...]
     samples: tuple[BundleSample, ...]
+    stored_schema_version: int  # the file's own version; ``sidecar`` is upgraded to SCHEMA_VERSION
 
     @property
     def model_id(self) -> str:
@@ -117,11 +142,6 @@ class Bundle:
                           f"(use a relative path such as {self.samples[0].path!r} or a file stem)")
 
 
-@lru_cache(maxsize=1)
-def bundle_schema() -> dict:
-    return json.loads(resources.files("latentplay").joinpath("bundle_schema.json").read_text())
-
-
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -137,11 +157,11 @@ def load_bundle(path: Path, verify_files: bool = True) -> Bundle:
         raise BundleError(f"{path}: not a bundle folder (expected a NAME{BUNDLE_SUFFIX}/ folder "
                           f"holding {SIDECAR_NAME}, {DECODER_NAME}, {ENCODER_NAME})")
     sidecar_path = path / SIDECAR_NAME
-    sidecar = read_sidecar(sidecar_path)
-    validate_sidecar(sidecar, sidecar_path)
+    stored = read_sidecar(sidecar_path)
+    sidecar = validate_sidecar(stored, sidecar_path)
     if verify_files:
         verify_bundle_files(path, sidecar)
-    return Bundle(path, sidecar, parse_controls(sidecar), parse_samples(sidecar))
+    return Bundle(path, sidecar, parse_controls(sidecar), parse_samples(sidecar), int(stored["schema_version"]))
 
 
 def read_sidecar(sidecar_path: Path) -> dict:
@@ -151,8 +171,15 @@ def read_sidecar(sidecar_path: Path) -> dict:
     def reject_constant(name: str):
         raise BundleError(f"{sidecar_path}: not valid JSON ({name} is not a JSON number)")
 
+    def finite_float(text: str) -> float:  # as the C++ reader: 1e999 is an overflow, not infinity
+        value = float(text)
+        if not math.isfinite(value):
+            raise BundleError(f"{sidecar_path}: not valid JSON (number {text} is beyond a double's range)")
+        return value
+
     try:
-        data = json.loads(sidecar_path.read_text(encoding="utf-8"), parse_constant=reject_constant)
+        data = json.loads(sidecar_path.read_text(encoding="utf-8"), parse_constant=reject_constant,
+                          parse_float=finite_float)
     except json.JSONDecodeError as error:
         raise BundleError(f"{sidecar_path}: not valid JSON (line {error.lineno}, column {error.colno}: "
                           f"{error.msg})") from None
@@ -163,65 +190,13 @@ def read_sidecar(sidecar_path: Path) -> dict:
     return data
 
 
-def validate_sidecar(sidecar: dict, source: Path | str) -> None:
-    """Schema first, then the cross-field rules. Raises BundleError."""
-    import jsonschema
-
-    check_control_order(sidecar, source)
-    validator = jsonschema.Draft202012Validator(bundle_schema())
-    error = jsonschema.exceptions.best_match(validator.iter_errors(sidecar))
-    if error is not None:
-        raise BundleError(f"{source}: {field_name(error.absolute_path)}: {error.message}")
-    check_cross_fields(sidecar, source)
-
-
-def check_control_order(sidecar: dict, source: Path | str) -> None:
-    """Said plainly before the schema would report the first mismatching unit or kind."""
-    controls = sidecar.get("controls")
-    if isinstance(controls, list) and all(isinstance(c, dict) for c in controls):
-        names = [c.get("name") for c in controls]
-        if names != list(CONTROL_NAMES):
-            raise BundleError(f"{source}: controls: expected the controls {list(CONTROL_NAMES)} in this "
-                              f"order, got {names}")
-
-
-def field_name(path) -> str:
-    """JSON path as people write it: controls[2].weights."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
-
-
-def check_cross_fields(sidecar: dict, source: Path | str) -> None:
-    dim = sidecar["latent_dim"]
-
-    def fail(field: str, problem: str) -> None:
-        raise BundleError(f"{source}: {field}: {problem}")
-
-    def check_vector(field: str, values: list) -> None:
-        if len(values) != dim:
-            fail(field, f"has {len(values)} values, latent_dim is {dim}")
-        if not all(math.isfinite(v) for v in values):
-            fail(field, "contains a non-finite number")
-
-    for i, control in enumerate(sidecar["controls"]):
-        check_vector(f"controls[{i}].weights", control["weights"])
-        low, high = control["range"]
-        if not (math.isfinite(low) and math.isfinite(high) and low < high):
-            fail(f"controls[{i}].range", f"expected finite [min, max] with min < max, got {control['range']}")
-        if not math.isfinite(control["intercept"]):
-            fail(f"controls[{i}].intercept", "not finite")
-    check_vector("pca.mean", sidecar["pca"]["mean"])
-    for i, component in enumerate(sidecar["pca"]["components"]):
-        check_vector(f"pca.components[{i}]", component)
-    packs = set(sidecar["packs"])
-    for i, sample in enumerate(sidecar["samples"]):
-        check_vector(f"samples[{i}].latent", sample["latent"])
-        if sample["pack"] not in packs:
-            fail(f"samples[{i}].pack", f"{sample['pack']!r} is not in packs")
-    if sidecar["model_id"] != sidecar["files"]["decoder"]["sha256"]:
-        fail("model_id", "must equal files.decoder.sha256")
+def validate_sidecar(sidecar: dict, source: Path | str) -> dict:
+    """The sidecar at the current schema version (older ones upgraded), or BundleError naming the
+    first problem's field: the contract's schema, then its cross-field rules (latentplay.schema)."""
+    upgraded, problem = check_sidecar(sidecar)
+    if problem is not None:
+        raise BundleError(f"{source}: {problem.field}: {problem.problem}")
+    return upgraded
 
 
 def verify_bundle_files(path: Path, sidecar: dict) -> None:

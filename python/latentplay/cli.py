@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 
 from latentplay import __version__
+from latentplay.bundle import CONTROL_UNITS, SAMPLE_PARAMETER_STEPS
 from latentplay.kits import INSTRUMENTS
-
-CONTROL_UNITS = {"pc1": "", "pc2": "", "frequency": "Hz", "attack": "ms", "release": "ms"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,8 +182,8 @@ def cmd_scan(args) -> int:
 
 
 def cmd_model(args) -> int:
+    from latentplay.model import AutoEncoder, decoder_macs, parameter_count
     from latentplay.training.config import load_config
-    from latentplay.training.model import AutoEncoder, decoder_macs, parameter_count
 
     config = load_config(args.config)
     length = config.data.prep().num_samples
@@ -233,7 +232,12 @@ def cmd_info(args) -> int:
     print(f"  model id    {bundle.model_id}")
     print(f"  audio       {bundle.length} samples at {bundle.sample_rate} Hz "
           f"({1000 * bundle.length / bundle.sample_rate:.0f} ms), latent {bundle.latent_dim}")
-    print(f"  packs       " + ", ".join(f"{pack} ({count})" for pack, count in counts.items()))
+    print("  packs       " + ", ".join(f"{pack} ({count})" for pack, count in counts.items()))
+    producer = bundle.sidecar["producer"]
+    upgraded = (f" (stored as schema {bundle.stored_schema_version}, upgraded on reading)"
+                if bundle.stored_schema_version != bundle.sidecar["schema_version"] else "")
+    print(f"  format      schema {bundle.sidecar['schema_version']}{upgraded}; {producer['model_format']} "
+          f"from latentplay {producer['latentplay']}, torch {producer['torch']}")
     quality = bundle.sidecar["training"]["metrics"].get("quality")
     if quality:  # the collapse check export ran (latentplay.quality)
         verdict = "OK" if quality["ok"] else "FAILED (exported with --force): " + "; ".join(quality["problems"])
@@ -304,7 +308,7 @@ def cmd_render(args) -> int:
     write_wav(args.out, audio.T, args.sr)
     print(f"Wrote {args.out} ({audio.shape[1] / args.sr:.2f} s, {len(notes)} notes, {args.sr} Hz, stereo)")
     if args.plot:
-        sample = int(round(plugin.parameters["sample"].raw_value * 4095))
+        sample = int(round(plugin.parameters["sample"].raw_value * SAMPLE_PARAMETER_STEPS))
         path = host.latent_path(bundle, in_force, sample)
         print(f"Wrote {host.plot_render(audio, args.sr, bundle, path, args.plot)}")
     return 0

@@ -17,10 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from latentplay.audio import write_wav
-from latentplay.bundle import CONTROL_NAMES
+from latentplay.bundle import CONTROL_NAMES, CONTROL_UNITS
 from latentplay.features import FEATURE_NAMES, measure_features
-
-UNITS = {"pc1": "", "pc2": "", "frequency": "Hz", "attack": "ms", "release": "ms"}
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,7 @@ def random_walk(engine, start_controls: dict[str, float], steps: int, spread: fl
 
 def variation_name(sample_path: str, controls: dict[str, float]) -> str:
     stem = Path(sample_path).stem
-    parts = [f"{name}{controls[name]:+.2f}{UNITS[name]}" for name in CONTROL_NAMES]
+    parts = [f"{name}{controls[name]:+.2f}{CONTROL_UNITS[name]}" for name in CONTROL_NAMES]
     return f"{stem}__{'_'.join(parts)}.wav"
 
 

@@ -61,8 +61,10 @@ import numpy as np
 from scipy import fft, signal
 from scipy.ndimage import uniform_filter1d
 
+from latentplay.bundle import CONTROL_UNITS
+
 FEATURE_NAMES = ("frequency", "attack", "release")
-FEATURE_UNITS = ("Hz", "ms", "ms")
+FEATURE_UNITS = tuple(CONTROL_UNITS[name] for name in FEATURE_NAMES)
 
 # Longer smoothing blurs sub-millisecond attacks into one another (at 1 ms,
 # 0.3 and 0.6 ms attacks both read 0); the mirrored body needs none.

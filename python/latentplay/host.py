@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latentplay.bundle import CONTROL_NAMES
+from latentplay.bundle import CONTROL_NAMES, SAMPLE_PARAMETER_STEPS
 from latentplay.midi import Note
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -142,11 +142,9 @@ def snap_to_sample(plugin, bundle: Path, index: int) -> None:
     from latentplay import _engine
 
     engine = _engine.Engine(str(bundle))
-    own = engine.own_controls(engine.samples[index]["latent"])
-    plugin.parameters["sample"].raw_value = index / 4095.0
-    for name, control in zip(CONTROL_NAMES, engine.controls):
-        low, high = control["range"]
-        plugin.parameters[name].raw_value = min(1.0, max(0.0, (own[name] - low) / (high - low)))
+    plugin.parameters["sample"].raw_value = index / SAMPLE_PARAMETER_STEPS
+    for name, position in engine.own_positions(engine.samples[index]["latent"]).items():
+        plugin.parameters[name].raw_value = position
 
 
 def apply_preset(plugin, bundle: Path, settings: dict[str, float]) -> None:
@@ -171,7 +169,7 @@ def apply_settings(plugin, settings: dict[str, float]) -> None:
     """Set parameters by name in their own units (pedalboard's snake_case names)."""
     for name, value in settings.items():
         if name == "sample":  # an index, not a display text
-            plugin.parameters["sample"].raw_value = value / 4095.0
+            plugin.parameters["sample"].raw_value = value / SAMPLE_PARAMETER_STEPS
         elif name in plugin.parameters:
             setattr(plugin, name, value)
         else:

@@ -26,10 +26,10 @@ class ReferenceRenderer:
     @property
     def prep(self) -> PrepConfig:
         """How a dropped WAV is prepared for the encoder (the bundle's rate and length)."""
-        config = self.bundle.sidecar["training"]["config"].get("data", {})
         return PrepConfig(sample_rate=self.bundle.sample_rate,
                           duration_s=self.bundle.length / self.bundle.sample_rate,
-                          fade_out=config.get("fade_out", PrepConfig.fade_out))
+                          fade_out=self.bundle.sidecar["prep"]["fade_out"],
+                          onset_threshold_db=self.bundle.sidecar["prep"]["onset_threshold_db"])
 
     def decode(self, latent: np.ndarray) -> np.ndarray:
         """(D,) latent -> (length,) float32 audio at the model rate."""

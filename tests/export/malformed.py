@@ -1,7 +1,8 @@
 """A corpus of malformed bundles, each with the words its rejection must contain.
 
-Used by the Python reader's tests here and, later, by the C++ engine's: both sides must refuse
-each of them and say why.
+Used by the Python reader's tests here and by the C++ engine's (tests/engine): both sides must
+refuse each of them and say why. The generated corpus of tests/export/test_contract.py covers
+every rule of the contract; these hand-picked cases also cover the files and the JSON itself.
 """
 
 from __future__ import annotations
@@ -67,11 +68,12 @@ MALFORMED: list[tuple[str, Callable[[Path], None], list[str]]] = [
     ("sidecar missing", lambda b: (b / SIDECAR_NAME).unlink(), [SIDECAR_NAME, "missing"]),
     ("sidecar not json", lambda b: (b / SIDECAR_NAME).write_text("{ not json"), [SIDECAR_NAME, "not valid JSON"]),
     ("nan in weights", _nan_in_weights, [SIDECAR_NAME, "not valid JSON"]),
-    ("wrong schema version", _edit_sidecar(_set(["schema_version"], 2)), [SIDECAR_NAME, "schema_version"]),
+    ("unknown schema version", _edit_sidecar(_set(["schema_version"], 99)),
+     [SIDECAR_NAME, "schema_version", "reads schema versions"]),
     ("latent_dim missing", _edit_sidecar(lambda s: s.pop("latent_dim")), [SIDECAR_NAME, "latent_dim"]),
     ("weights too short", _edit_sidecar(lambda s: s["controls"][2]["weights"].pop()),
      [SIDECAR_NAME, "controls[2].weights", "latent_dim"]),
-    ("controls out of order", _edit_sidecar(_swap_controls), [SIDECAR_NAME, "controls", "in this order"]),
+    ("controls out of order", _edit_sidecar(_swap_controls), [SIDECAR_NAME, "controls[2]", "expected"]),
     ("empty range", _edit_sidecar(lambda s: s["controls"][4].__setitem__("range", [5.0, 5.0])),
      [SIDECAR_NAME, "controls[4].range"]),
     ("wrong unit", _edit_sidecar(_set(["controls", 2, "unit"], "kHz")), [SIDECAR_NAME, "controls[2].unit"]),

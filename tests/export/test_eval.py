@@ -12,7 +12,7 @@ import torch
 from scipy import signal
 
 from latentplay.audio import load_one_shot
-from latentplay.bundle import load_bundle
+from latentplay.bundle import CONTROL_NAMES, load_bundle
 from latentplay.cli import main
 from latentplay.evaluate import LSD_FFT_SIZE, LSD_FLOOR, LSD_HOP
 from latentplay.features import measure_features
@@ -61,7 +61,7 @@ def test_eval_report_has_every_folder_pack_and_control(demo_eval):
             assert set(summary[name]) == {"median", "mean"}
         assert summary["ratio"] == pytest.approx(summary["mrstft"]["median"] / summary["baseline_mrstft"]["median"])
     assert report["reconstruction"]["quality"]["count"] == 40
-    assert set(report["controls"]) == {"pc1", "pc2", "frequency", "attack", "release"}
+    assert set(report["controls"]) == set(CONTROL_NAMES)
     for row in report["controls"].values():
         assert -1 <= row["spearman_rho"] <= 1 and row["median_abs_error"] >= 0
     for name in ("frequency", "attack", "release"):

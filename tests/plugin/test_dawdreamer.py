@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 from latentplay import _engine
+from latentplay.bundle import CONTROL_NAMES
 
 RATE, BLOCK = 48000, 512
 NOTE_TIMES = [0.25, 0.75, 1.25, 1.75]  # exact in binary: no rounding between seconds and samples
 POSITIONS = [0.15, 0.85, 0.4, 0.6]  # the automated control's position (0..1 of its range) per note
-CONTROLS = ("pc1", "pc2", "frequency", "attack", "release")
+CONTROLS = CONTROL_NAMES
 
 
 def render_with_automation(vst3_path, control_index: int) -> tuple[np.ndarray, list[float]]:

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from latentplay import _engine
+from latentplay.bundle import CONTROL_NAMES, CONTROLS as CONTROL_SPECS, SAMPLE_PARAMETER_STEPS
 from tests.export.malformed import MALFORMED, make_copy
 
 NOTE_ON, NOTE_OFF = 0x90, 0x80
-CONTROLS = ("pc1", "pc2", "frequency", "attack", "release")
+CONTROLS = CONTROL_NAMES
 
 
 def note(pitch: int, velocity: int, seconds: float) -> tuple[bytes, float]:
@@ -35,7 +36,7 @@ def expected_one_shot(engine, plugin, rate: float) -> np.ndarray:
     for name, control in zip(CONTROLS, engine.controls):
         low, high = control["range"]
         targets[name] = low + float(np.float32(plugin.parameters[name].raw_value)) * (high - low)
-    sample = int(round(plugin.parameters["sample"].raw_value * 4095))
+    sample = int(round(plugin.parameters["sample"].raw_value * SAMPLE_PARAMETER_STEPS))
     return engine.regenerate(sample, targets, rate)
 
 
@@ -55,7 +56,9 @@ def test_loads_as_an_instrument_with_the_specified_parameters(load_plugin, smoke
         low, high = plugin.parameters[name].range[:2]
         assert low == pytest.approx(control["range"][0], abs=0.01)
         assert high == pytest.approx(control["range"][1], abs=0.01)
-    assert "Hz" in str(plugin.parameters["frequency"]) and "ms" in str(plugin.parameters["attack"])
+    for control in CONTROL_SPECS:  # names (pedalboard snake-cases the label) and units: the contract's
+        assert plugin.parameters[control.name].name == control.label
+        assert control.unit in str(plugin.parameters[control.name])
     assert plugin.output_gain == 0.0
 
 

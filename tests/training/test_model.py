@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from latentplay.cli import main
+from latentplay.model import AutoEncoder, ModelConfig, decoder_macs
 from latentplay.training.config import load_config
-from latentplay.training.model import AutoEncoder, ModelConfig, decoder_macs
 
 
 def test_seed_config_shapes():

@@ -27,7 +27,11 @@ ControlTargets to_targets(const py::dict& controls) {
         known = true;
       }
     }
-    if (!known) throw UsageError("unknown control \"" + name + "\"; expected pc1, pc2, frequency, attack, release");
+    if (!known) {
+      std::string expected;
+      for (const char* control : kControlNames) expected += (expected.empty() ? "" : ", ") + std::string(control);
+      throw UsageError("unknown control \"" + name + "\"; expected " + expected);
+    }
   }
   return targets;
 }
@@ -94,6 +98,19 @@ PYBIND11_MODULE(_engine, m) {
 
   m.def("check_bundle", [](const std::string& folder) { load_bundle(folder); },
         "Read and check a bundle folder (sidecar rules, files, hashes) without loading the model.");
+  m.def(
+      "contract",
+      [] {
+        py::list controls;
+        for (int k = 0; k < kNumControls; ++k)
+          controls.append(py::dict(py::arg("name") = kControlNames[k], py::arg("label") = kControlLabels[k],
+                                   py::arg("unit") = kControlUnits[k], py::arg("kind") = kControlKinds[k]));
+        return py::dict(py::arg("controls") = controls, py::arg("schema_version") = kSchemaVersion,
+                        py::arg("oldest_schema_version") = kOldestSchemaVersion,
+                        py::arg("sample_parameter_steps") = kSampleParameterSteps,
+                        py::arg("schema") = std::string(kBundleContractJson));
+      },
+      "What the engine was built with from the bundle contract (latentplay/contract.hpp).");
   m.def("sha256_file", &sha256_file);
   m.def("set_intra_op_threads", &set_intra_op_threads, py::arg("threads"));
   m.def("intra_op_threads", &intra_op_threads);
@@ -131,6 +148,8 @@ PYBIND11_MODULE(_engine, m) {
       .def("find_sample", [](const Engine& e, const std::string& name) { return e.bundle().find_sample(name); })
       .def("own_controls", [](const Engine& e, const Eigen::VectorXd& z) { return to_dict(e.own_controls(z)); },
            py::arg("latent"))
+      .def("own_positions", [](const Engine& e, const Eigen::VectorXd& z) { return to_dict(e.own_positions(z)); },
+           py::arg("latent"), "The start's own control values as positions 0..1 (clamped), as the plugin sets them.")
       .def("targets_at",
            [](const Engine& e, const py::dict& positions) {
              // positions travel as the plugin's float parameters do, so the values match its own

@@ -1,6 +1,6 @@
-// Reading and checking a model bundle (docs/bundle.md). The checks mirror the JSON Schema
-// (python/latentplay/bundle_schema.json) and the cross-field rules of the Python reader; the
-// malformed-bundle corpus in tests/export/malformed.py is run against both.
+// Reading and checking a model bundle (docs/bundle.md). The rules are the contract's
+// (python/latentplay/bundle_schema.json, embedded at build time), applied by schema.cpp exactly as
+// the Python reader applies them; tests/export/test_contract.py runs a generated corpus on both.
 #include "latentplay/bundle.hpp"
 
 #include <openssl/evp.h>
@@ -10,16 +10,12 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <regex>
-#include <set>
 #include <sstream>
 
 #include "latentplay/errors.hpp"
+#include "schema.hpp"
 
 namespace latentplay {
-
-const std::array<const char*, kNumControls> kControlNames = {"pc1", "pc2", "frequency", "attack", "release"};
-const std::array<const char*, kNumControls> kControlUnits = {"", "", "Hz", "ms", "ms"};
 
 namespace {
 
@@ -27,93 +23,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr const char* kSidecarName = "latentplay.json";
-constexpr const char* kFormat = "latentplay-bundle";
-
-// Raises "<sidecar>: <field>: <problem>" for the sidecar being read.
-class SidecarReader {
- public:
-  explicit SidecarReader(std::string source) : source_(std::move(source)) {}
-
-  [[noreturn]] void fail(const std::string& field, const std::string& problem) const {
-    throw BundleError(source_ + ": " + field + ": " + problem);
-  }
-
-  const json& member(const json& object, const std::string& field, const std::string& key) const {
-    auto found = object.find(key);
-    if (found == object.end()) fail(join(field, key), "missing");
-    return *found;
-  }
-
-  const json& object(const json& parent, const std::string& field, const std::string& key) const {
-    const json& value = member(parent, field, key);
-    if (!value.is_object()) fail(join(field, key), "expected an object");
-    return value;
-  }
-
-  const json& array(const json& parent, const std::string& field, const std::string& key) const {
-    const json& value = member(parent, field, key);
-    if (!value.is_array()) fail(join(field, key), "expected an array");
-    return value;
-  }
-
-  std::string string(const json& parent, const std::string& field, const std::string& key,
-                     bool non_empty = false) const {
-    const json& value = member(parent, field, key);
-    if (!value.is_string()) fail(join(field, key), "expected a string");
-    if (non_empty && value.get<std::string>().empty()) fail(join(field, key), "must not be empty");
-    return value.get<std::string>();
-  }
-
-  double number(const json& value, const std::string& field) const {
-    if (!value.is_number()) fail(field, "expected a number");
-    double result = value.get<double>();
-    if (!std::isfinite(result)) fail(field, "not a finite number");
-    return result;
-  }
-
-  double number(const json& parent, const std::string& field, const std::string& key) const {
-    return number(member(parent, field, key), join(field, key));
-  }
-
-  long integer(const json& parent, const std::string& field, const std::string& key, long low, long high) const {
-    const json& value = member(parent, field, key);
-    if (!value.is_number_integer()) fail(join(field, key), "expected an integer");
-    long result = value.get<long>();
-    if (result < low || result > high)
-      fail(join(field, key), "expected " + std::to_string(low) + " .. " + std::to_string(high) + ", got " +
-                                 std::to_string(result));
-    return result;
-  }
-
-  Eigen::VectorXd vector(const json& parent, const std::string& field, const std::string& key, int dim) const {
-    const std::string name = join(field, key);
-    const json& values = array(parent, field, key);
-    Eigen::VectorXd result(values.size());
-    for (size_t i = 0; i < values.size(); ++i) result[i] = number(values[i], name + "[" + std::to_string(i) + "]");
-    if (static_cast<int>(values.size()) != dim)
-      fail(name, "has " + std::to_string(values.size()) + " values, latent_dim is " + std::to_string(dim));
-    return result;
-  }
-
-  std::string sha256(const json& parent, const std::string& field, const std::string& key) const {
-    static const std::regex pattern("^[0-9a-f]{64}$");
-    std::string value = string(parent, field, key);
-    if (!std::regex_match(value, pattern)) fail(join(field, key), "expected a lower-case hex sha256");
-    return value;
-  }
-
-  void only_keys(const json& object, const std::string& field, const std::set<std::string>& allowed) const {
-    for (const auto& item : object.items())
-      if (!allowed.count(item.key())) fail(join(field, item.key()), "unknown field");
-  }
-
-  static std::string join(const std::string& field, const std::string& key) {
-    return field.empty() ? key : field + "." + key;
-  }
-
- private:
-  std::string source_;
-};
 
 json parse_sidecar(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
@@ -124,115 +33,41 @@ json parse_sidecar(const std::string& path) {
     json parsed = json::parse(text.str());
     if (!parsed.is_object()) throw BundleError(path + ": expected a JSON object at the top level");
     return parsed;
-  } catch (const json::parse_error& error) {
+  } catch (const json::exception& error) {  // a syntax error, or a number beyond a double's range
     throw BundleError(path + ": not valid JSON (" + std::string(error.what()) + ")");
   }
 }
 
-std::string file_entry(const SidecarReader& reader, const json& files, const std::string& role,
-                       std::string* sha256) {
-  const std::string field = "files." + role;
-  const json& entry = reader.object(files, "files", role);
-  reader.only_keys(entry, field, {"path", "sha256"});
-  std::string name = reader.string(entry, field, "path", true);
-  if (name.find('/') != std::string::npos || name.find('\\') != std::string::npos)
-    reader.fail(field + ".path", "must be a file name inside the bundle folder, got \"" + name + "\"");
-  *sha256 = reader.sha256(entry, field, "sha256");
-  return name;
+Eigen::VectorXd vector_of(const json& values) {
+  Eigen::VectorXd result(values.size());
+  for (size_t i = 0; i < values.size(); ++i) result[static_cast<Eigen::Index>(i)] = values[i].get<double>();
+  return result;
 }
 
-void check_control_order(const SidecarReader& reader, const json& controls) {
-  bool in_order = controls.size() == kNumControls;
-  std::string got;
-  for (size_t i = 0; i < controls.size(); ++i) {
-    const json& control = controls[i];
-    std::string name = control.is_object() && control.contains("name") && control["name"].is_string()
-                           ? control["name"].get<std::string>()
-                           : "?";
-    got += (i ? ", " : "") + name;
-    if (i < kNumControls && name != kControlNames[i]) in_order = false;
-  }
-  if (!in_order)
-    reader.fail("controls", "expected the controls pc1, pc2, frequency, attack, release in this order, got " + got);
-}
-
-Control read_control(const SidecarReader& reader, const json& entry, size_t index, int dim) {
-  const std::string field = "controls[" + std::to_string(index) + "]";
-  if (!entry.is_object()) reader.fail(field, "expected an object");
-  reader.only_keys(entry, field, {"name", "label", "unit", "kind", "range", "weights", "intercept", "r2"});
+// The sidecar has passed the contract: every field below is there with its type and bounds.
+Control control_of(const json& entry) {
   Control control;
-  control.name = reader.string(entry, field, "name");
-  control.label = reader.string(entry, field, "label", true);
-  control.unit = reader.string(entry, field, "unit");
-  if (control.unit != kControlUnits[index])
-    reader.fail(field + ".unit", std::string("expected \"") + kControlUnits[index] + "\", got \"" + control.unit + "\"");
-  control.kind = reader.string(entry, field, "kind");
-  const char* kind = index < 2 ? "pca" : "regression";
-  if (control.kind != kind) reader.fail(field + ".kind", std::string("expected \"") + kind + "\"");
-  const json& range = reader.array(entry, field, "range");
-  if (range.size() != 2) reader.fail(field + ".range", "expected [min, max]");
-  control.minimum = reader.number(range[0], field + ".range[0]");
-  control.maximum = reader.number(range[1], field + ".range[1]");
-  if (!(control.minimum < control.maximum))
-    reader.fail(field + ".range", "expected finite [min, max] with min < max");
-  control.weights = reader.vector(entry, field, "weights", dim);
-  control.intercept = reader.number(entry, field, "intercept");
-  const json& r2 = reader.member(entry, field, "r2");
-  if (!r2.is_null()) {
-    if (!r2.is_object()) reader.fail(field + ".r2", "expected null or {fit, cv}");
-    reader.number(r2, field + ".r2", "fit");
-    reader.number(r2, field + ".r2", "cv");
-  }
+  control.name = entry["name"].get<std::string>();
+  control.label = entry["label"].get<std::string>();
+  control.unit = entry["unit"].get<std::string>();
+  control.kind = entry["kind"].get<std::string>();
+  control.minimum = entry["range"][0].get<double>();
+  control.maximum = entry["range"][1].get<double>();
+  control.weights = vector_of(entry["weights"]);
+  control.intercept = entry["intercept"].get<double>();
   return control;
 }
 
-Sample read_sample(const SidecarReader& reader, const json& entry, size_t index, int dim,
-                   const std::set<std::string>& packs) {
-  const std::string field = "samples[" + std::to_string(index) + "]";
-  if (!entry.is_object()) reader.fail(field, "expected an object");
-  reader.only_keys(entry, field, {"path", "pack", "subpack", "latent", "features"});
+Sample sample_of(const json& entry) {
   Sample sample;
-  sample.path = reader.string(entry, field, "path", true);
-  sample.pack = reader.string(entry, field, "pack", true);
-  sample.subpack = reader.string(entry, field, "subpack");
-  sample.latent = reader.vector(entry, field, "latent", dim);
-  const json& features = reader.object(entry, field, "features");
-  sample.frequency = reader.number(features, field + ".features", "frequency");
-  sample.attack = reader.number(features, field + ".features", "attack");
-  sample.release = reader.number(features, field + ".features", "release");
-  if (!packs.count(sample.pack)) reader.fail(field + ".pack", "\"" + sample.pack + "\" is not in packs");
+  sample.path = entry["path"].get<std::string>();
+  sample.pack = entry["pack"].get<std::string>();
+  sample.subpack = entry["subpack"].get<std::string>();
+  sample.latent = vector_of(entry["latent"]);
+  sample.frequency = entry["features"]["frequency"].get<double>();
+  sample.attack = entry["features"]["attack"].get<double>();
+  sample.release = entry["features"]["release"].get<double>();
   return sample;
-}
-
-void read_pca(const SidecarReader& reader, const json& sidecar, Bundle& bundle) {
-  const json& pca = reader.object(sidecar, "", "pca");
-  reader.only_keys(pca, "pca", {"mean", "components", "explained_variance_ratio"});
-  bundle.pca_mean = reader.vector(pca, "pca", "mean", bundle.latent_dim);
-  const json& components = reader.array(pca, "pca", "components");
-  if (components.size() != 2) reader.fail("pca.components", "expected 2 components");
-  for (size_t k = 0; k < 2; ++k) {
-    json holder = {{"c", components[k]}};
-    reader.vector(holder, "pca.components[" + std::to_string(k) + "]", "c", bundle.latent_dim);
-  }
-  const json& ratios = reader.array(pca, "pca", "explained_variance_ratio");
-  if (ratios.size() != 2) reader.fail("pca.explained_variance_ratio", "expected 2 numbers");
-}
-
-void read_packs_and_samples(const SidecarReader& reader, const json& sidecar, Bundle& bundle) {
-  const json& packs = reader.array(sidecar, "", "packs");
-  std::set<std::string> unique;
-  for (size_t i = 0; i < packs.size(); ++i) {
-    if (!packs[i].is_string() || packs[i].get<std::string>().empty())
-      reader.fail("packs[" + std::to_string(i) + "]", "expected a non-empty string");
-    if (!unique.insert(packs[i].get<std::string>()).second)
-      reader.fail("packs[" + std::to_string(i) + "]", "listed twice");
-    bundle.packs.push_back(packs[i].get<std::string>());
-  }
-  if (bundle.packs.empty()) reader.fail("packs", "expected at least one pack");
-  const json& samples = reader.array(sidecar, "", "samples");
-  if (samples.empty()) reader.fail("samples", "expected at least one sample");
-  for (size_t i = 0; i < samples.size(); ++i)
-    bundle.samples.push_back(read_sample(reader, samples[i], i, bundle.latent_dim, unique));
 }
 
 void verify_file(const std::string& folder, const std::string& name, const std::string& role,
@@ -272,44 +107,31 @@ Bundle load_bundle(const std::string& folder) {
     throw BundleError(folder + ": not a bundle folder (expected a NAME.latentplay/ folder holding " + kSidecarName +
                       ", decoder.ts, encoder.ts)");
   const std::string sidecar_path = (fs::path(folder) / kSidecarName).string();
-  const json sidecar = parse_sidecar(sidecar_path);
-  const SidecarReader reader(sidecar_path);
-
-  if (sidecar.contains("controls") && sidecar["controls"].is_array()) check_control_order(reader, sidecar["controls"]);
-  reader.only_keys(sidecar, "", {"format", "schema_version", "model_id", "files", "sample_rate", "length",
-                                 "latent_dim", "controls", "pca", "packs", "samples", "training", "created_by"});
-  if (reader.string(sidecar, "", "format") != kFormat) reader.fail("format", std::string("expected \"") + kFormat + "\"");
-  long version = reader.integer(sidecar, "", "schema_version", 0, 1L << 30);
-  if (version != kSchemaVersion)
-    reader.fail("schema_version", "expected " + std::to_string(kSchemaVersion) + ", got " + std::to_string(version));
+  json sidecar = parse_sidecar(sidecar_path);
+  const json stored_version = sidecar.value("schema_version", json());
+  if (auto problem = contract::check_sidecar(sidecar))
+    throw BundleError(sidecar_path + ": " + problem->field + ": " + problem->problem);
 
   Bundle bundle;
+  bundle.stored_schema_version = static_cast<int>(stored_version.get<double>());  // a version the upgrade took
+
   bundle.folder = folder;
-  bundle.model_id = reader.sha256(sidecar, "", "model_id");
-  const json& files = reader.object(sidecar, "", "files");
-  reader.only_keys(files, "files", {"decoder", "encoder"});
-  std::string decoder_sha256, encoder_sha256;
-  const std::string decoder_name = file_entry(reader, files, "decoder", &decoder_sha256);
-  const std::string encoder_name = file_entry(reader, files, "encoder", &encoder_sha256);
-  bundle.sample_rate = static_cast<int>(reader.integer(sidecar, "", "sample_rate", 8000, 384000));
-  bundle.length = static_cast<int>(reader.integer(sidecar, "", "length", 16, 1L << 30));
-  bundle.latent_dim = static_cast<int>(reader.integer(sidecar, "", "latent_dim", kNumControls, 1L << 20));
+  bundle.model_id = sidecar["model_id"].get<std::string>();
+  bundle.sample_rate = sidecar["sample_rate"].get<int>();
+  bundle.length = sidecar["length"].get<int>();
+  bundle.latent_dim = sidecar["latent_dim"].get<int>();
+  bundle.prep.onset_threshold_db = sidecar["prep"]["onset_threshold_db"].get<double>();
+  bundle.prep.fade_out = sidecar["prep"]["fade_out"].get<double>();
+  for (size_t k = 0; k < kNumControls; ++k) bundle.controls[k] = control_of(sidecar["controls"][k]);
+  bundle.pca_mean = vector_of(sidecar["pca"]["mean"]);
+  for (const json& pack : sidecar["packs"]) bundle.packs.push_back(pack.get<std::string>());
+  for (const json& sample : sidecar["samples"]) bundle.samples.push_back(sample_of(sample));
 
-  const json& controls = reader.array(sidecar, "", "controls");
-  check_control_order(reader, controls);
-  for (size_t i = 0; i < kNumControls; ++i) bundle.controls[i] = read_control(reader, controls[i], i, bundle.latent_dim);
-  read_pca(reader, sidecar, bundle);
-  read_packs_and_samples(reader, sidecar, bundle);
-  const json& training = reader.object(sidecar, "", "training");
-  reader.object(training, "training", "config");
-  reader.object(training, "training", "metrics");
-  reader.string(sidecar, "", "created_by");
-  if (bundle.model_id != decoder_sha256) reader.fail("model_id", "must equal files.decoder.sha256");
-
-  verify_file(folder, decoder_name, "decoder", decoder_sha256);
-  verify_file(folder, encoder_name, "encoder", encoder_sha256);
-  bundle.decoder_path = (fs::path(folder) / decoder_name).string();
-  bundle.encoder_path = (fs::path(folder) / encoder_name).string();
+  const json& files = sidecar["files"];
+  for (const char* role : {"decoder", "encoder"})
+    verify_file(folder, files[role]["path"].get<std::string>(), role, files[role]["sha256"].get<std::string>());
+  bundle.decoder_path = (fs::path(folder) / files["decoder"]["path"].get<std::string>()).string();
+  bundle.encoder_path = (fs::path(folder) / files["encoder"]["path"].get<std::string>()).string();
   return bundle;
 }
 

@@ -1,5 +1,6 @@
 #include "latentplay/engine.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "latentplay/errors.hpp"
@@ -44,6 +45,13 @@ const Eigen::VectorXd& Engine::sample_latent(int sample_index) const {
 Eigen::VectorXd Engine::own_controls(const Eigen::VectorXd& latent) const {
   check_latent(latent);
   return projector_.values(latent);
+}
+
+Eigen::VectorXd Engine::own_positions(const Eigen::VectorXd& latent) const {
+  Eigen::VectorXd positions = own_controls(latent);
+  for (int k = 0; k < kNumControls; ++k)
+    positions[k] = std::clamp(bundle_.controls[k].positionOf(positions[k]), 0.0, 1.0);
+  return positions;
 }
 
 Eigen::VectorXd Engine::move(const Eigen::VectorXd& latent, const ControlTargets& targets) const {

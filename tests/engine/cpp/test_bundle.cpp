@@ -24,11 +24,10 @@ fs::path write_bundle(const std::string& name, const std::function<void(json&)>&
   const int dim = 6;
   const std::vector<double> vector(dim, 0.5);
   json controls = json::array();
-  const char* names[] = {"pc1", "pc2", "frequency", "attack", "release"};
-  const char* units[] = {"", "", "Hz", "ms", "ms"};
-  for (int k = 0; k < 5; ++k) {
-    controls.push_back({{"name", names[k]}, {"label", names[k]}, {"unit", units[k]},
-                        {"kind", k < 2 ? "pca" : "regression"}, {"range", {0.0, 1.0}}, {"weights", vector},
+  for (int k = 0; k < latentplay::kNumControls; ++k) {
+    controls.push_back({{"name", latentplay::kControlNames[k]}, {"label", latentplay::kControlLabels[k]},
+                        {"unit", latentplay::kControlUnits[k]}, {"kind", latentplay::kControlKinds[k]},
+                        {"range", {0.0, 1.0}}, {"weights", vector},
                         {"intercept", 0.0}, {"r2", k < 2 ? json(nullptr) : json({{"fit", 0.9}, {"cv", 0.8}})}});
   }
   json sidecar = {
@@ -68,6 +67,8 @@ TEST_CASE("sha256 of known bytes", "[bundle]") {
 TEST_CASE("a valid sidecar loads", "[bundle]") {
   const auto bundle = latentplay::load_bundle(write_bundle("valid").string());
   REQUIRE(bundle.latent_dim == 6);
+  REQUIRE(bundle.stored_schema_version == 1);  // upgraded: prep and producer from the contract's defaults
+  REQUIRE(bundle.prep.fade_out == 0.1);
   REQUIRE(bundle.controls[2].unit == "Hz");
   REQUIRE(bundle.samples.size() == 1);
   REQUIRE(bundle.find_sample("kick") == 0);
@@ -80,12 +81,12 @@ TEST_CASE("each broken rule names the file and the field", "[bundle]") {
                Catch::Contains("latentplay.json: controls[2].weights: has 5 values, latent_dim is 6"));
   REQUIRE_THAT(error_of(write_bundle("pack", [](json& s) { s["samples"][0]["pack"] = "Other"; })),
                Catch::Contains("samples[0].pack"));
-  REQUIRE_THAT(error_of(write_bundle("version", [](json& s) { s["schema_version"] = 2; })),
-               Catch::Contains("schema_version: expected 1, got 2"));
+  REQUIRE_THAT(error_of(write_bundle("version", [](json& s) { s["schema_version"] = 99; })),
+               Catch::Contains("schema_version: this LatentPlay reads schema versions 1 to 2, the bundle says 99"));
   REQUIRE_THAT(error_of(write_bundle("range", [](json& s) { s["controls"][4]["range"] = {3.0, 3.0}; })),
                Catch::Contains("controls[4].range"));
   REQUIRE_THAT(error_of(write_bundle("order", [](json& s) { std::swap(s["controls"][0], s["controls"][1]); })),
-               Catch::Contains("controls: expected the controls"));
+               Catch::Contains("controls[0].label: expected \"PC1\", got \"PC2\""));
   REQUIRE_THAT(error_of(write_bundle("missing", [](json& s) { s.erase("latent_dim"); })),
                Catch::Contains("latent_dim: missing"));
   REQUIRE_THAT(error_of(fs::temp_directory_path() / "no-such.latentplay"), Catch::Contains("not a bundle folder"));

@@ -8,12 +8,9 @@
 #include <string>
 #include <vector>
 
-namespace latentplay {
+#include "latentplay/contract.hpp"  // generated from the contract: controls, versions
 
-constexpr int kSchemaVersion = 1;
-constexpr int kNumControls = 5;
-extern const std::array<const char*, kNumControls> kControlNames;  // pc1 pc2 frequency attack release
-extern const std::array<const char*, kNumControls> kControlUnits;  // "" "" Hz ms ms
+namespace latentplay {
 
 struct Control {
   std::string name, label, unit, kind;
@@ -33,13 +30,21 @@ struct Sample {
   double frequency = 0, attack = 0, release = 0;  // measured features (Hz, ms, ms)
 };
 
+// How any audio becomes the encoder's input (the sidecar's "prep"; latentplay.audio).
+struct Prep {
+  double onset_threshold_db = 0;  // the one-shot starts at the first sample this far below the peak (dB)
+  double fade_out = 0;            // fraction of the length faded out linearly at the end
+};
+
 struct Bundle {
   std::string folder;
+  int stored_schema_version = 0;  // the file's own; the reader upgraded it to kSchemaVersion
   std::string model_id;  // sha256 of decoder.ts
   std::string decoder_path, encoder_path;
   int sample_rate = 0;
   int length = 0;
   int latent_dim = 0;
+  Prep prep;
   std::array<Control, kNumControls> controls;
   Eigen::VectorXd pca_mean;
   std::vector<std::string> packs;
@@ -53,7 +58,8 @@ struct Bundle {
   int find_sample(const std::string& name) const;
 };
 
-// Reads and checks NAME.latentplay/: sidecar JSON, schema rules, cross-field rules, files and
+// Reads and checks NAME.latentplay/: sidecar JSON, upgraded from an older schema version, checked
+// against the contract (schema and cross-field rules, plugin/engine/src/schema.cpp), files and
 // their sha256. Throws BundleError("<file>: <field>: <problem>").
 Bundle load_bundle(const std::string& folder);
 

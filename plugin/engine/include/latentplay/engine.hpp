@@ -33,6 +33,9 @@ class Engine {
 
   // The start's own control values (where z' = z).
   Eigen::VectorXd own_controls(const Eigen::VectorXd& latent) const;
+  // The same as positions 0..1 in each control's range (clamped): what the plugin's parameters
+  // hold when a sample is selected.
+  Eigen::VectorXd own_positions(const Eigen::VectorXd& latent) const;
   // z' for the given targets (others at their own values).
   Eigen::VectorXd move(const Eigen::VectorXd& latent, const ControlTargets& targets) const;
 

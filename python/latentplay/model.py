@@ -10,6 +10,8 @@ features (normalised) from the latent, which shapes the latent for the feature c
 Lengths: the input is zero-padded at the end to a multiple of prod(factors) (6615 -> 7168 for
 the seed's 4^5) and the decoder crops back, so output length == input length exactly.
 Every module is TorchScript-compatible (scripted or traced).
+Pure torch, no training dependencies: training (latentplay.training), export and the runtime
+(`latentplay bench`'s eager decoder and MAC count) share this one definition.
 """
 
 from __future__ import annotations

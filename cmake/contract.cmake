@@ -1,0 +1,30 @@
+# The bundle contract, written once in python/latentplay/bundle_schema.json, as a C++ header:
+# the schema text itself (the engine validates sidecars against it, plugin/engine/src/schema.cpp)
+# and the controls' names, labels, units and kinds, the schema versions and the Sample
+# parameter's steps. Re-generated whenever the schema file changes.
+set(LATENTPLAY_CONTRACT_FILE "${CMAKE_CURRENT_SOURCE_DIR}/python/latentplay/bundle_schema.json")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${LATENTPLAY_CONTRACT_FILE}")
+file(READ "${LATENTPLAY_CONTRACT_FILE}" LATENTPLAY_CONTRACT_TEXT)
+
+string(JSON LATENTPLAY_SCHEMA_VERSION GET "${LATENTPLAY_CONTRACT_TEXT}" properties schema_version const)
+string(JSON LATENTPLAY_OLDEST_SCHEMA_VERSION GET "${LATENTPLAY_CONTRACT_TEXT}" x-latentplay oldest_schema_version)
+string(JSON LATENTPLAY_SAMPLE_PARAMETER_STEPS GET "${LATENTPLAY_CONTRACT_TEXT}" x-latentplay sample_parameter_steps)
+string(JSON LATENTPLAY_NUM_CONTROLS LENGTH "${LATENTPLAY_CONTRACT_TEXT}" properties controls prefixItems)
+
+foreach(field name label unit kind)
+  set(LATENTPLAY_CONTROL_${field}S "")
+endforeach()
+math(EXPR last_control "${LATENTPLAY_NUM_CONTROLS} - 1")
+foreach(index RANGE ${last_control})
+  foreach(field name label unit kind)
+    string(JSON value GET "${LATENTPLAY_CONTRACT_TEXT}" properties controls prefixItems ${index} properties ${field} const)
+    if(index GREATER 0)
+      string(APPEND LATENTPLAY_CONTROL_${field}S ", ")
+    endif()
+    string(APPEND LATENTPLAY_CONTROL_${field}S "\"${value}\"")
+  endforeach()
+endforeach()
+
+configure_file("${CMAKE_CURRENT_SOURCE_DIR}/plugin/engine/contract.hpp.in"
+               "${CMAKE_CURRENT_BINARY_DIR}/generated/latentplay/contract.hpp" @ONLY)
+set(LATENTPLAY_GENERATED_INCLUDE_DIR "${CMAKE_CURRENT_BINARY_DIR}/generated")
