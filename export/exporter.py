@@ -34,7 +34,8 @@ from torch import nn
 
 from latentplay import __version__
 from latentplay.audio import PrepConfig
-from latentplay.bundle import (CONTROLS, DECODER_NAME, ENCODER_NAME, FORMAT, SCHEMA_VERSION, SIDECAR_NAME,
+from latentplay.bundle import (CONTROLS, DECODER_NAME, ENCODER_NAME, FORMAT, ORIGINALS_NAME, SCHEMA_VERSION,
+                               SIDECAR_NAME,
                                load_bundle, sha256_file, validate_sidecar)
 from latentplay.dataset import LoadedPack, load_pack_tree
 from latentplay.features import FEATURE_NAMES, measure_all, physical_bounds
@@ -264,8 +265,9 @@ def cross_validated_r2(latents: np.ndarray, target: np.ndarray, alpha: float) ->
 
 
 def export_bundle(run_dir: Path, data_root: Path, out: Path, checkpoint: Path | None = None,
-                  force: bool = False) -> Path:
-    """A trained run's best (or given) checkpoint + its data folder -> a verified bundle.
+                  force: bool = False, audio: bool = True) -> Path:
+    """A trained run's best (or given) checkpoint + its data folder -> a verified bundle, with the
+    prepared training one-shots inside unless ``audio`` is False (a bundle to share).
     Refuses a model that fails the collapse check (latentplay.quality), and an existing ``out``,
     unless ``force``."""
     run_dir, out = Path(run_dir), Path(out)
@@ -284,13 +286,14 @@ def export_bundle(run_dir: Path, data_root: Path, out: Path, checkpoint: Path | 
                           f"one-shots: {quality.summary()}. Train longer or with the recipe of "
                           f"docs/training.md; --force exports it anyway")
     metrics = {**training_metrics(run_dir, checkpoint), "quality": quality.to_dict()}
-    return write_bundle(module, pack, out, metrics, latents)
+    return write_bundle(module, pack, out, metrics, latents, audio=audio)
 
 
 def write_bundle(module: LatentPlayModule, pack: LoadedPack, out: Path, metrics: dict,
-                 latents: np.ndarray | None = None) -> Path:
+                 latents: np.ndarray | None = None, audio: bool = True) -> Path:
     """Encode the pack (unless its latents are given), analyse the latents, write and verify the
-    bundle, then move it into place (replacing ``out``). Nothing is left behind when a check fails."""
+    bundle (with the prepared one-shots as ``originals.f32`` when ``audio``), then move it into
+    place (replacing ``out``). Nothing is left behind when a check fails."""
     module = module.eval()
     latents = encode_all(module, pack.audio) if latents is None else latents
     duration_ms = 1000.0 * pack.config.num_samples / pack.config.sample_rate
@@ -302,6 +305,8 @@ def write_bundle(module: LatentPlayModule, pack: LoadedPack, out: Path, metrics:
     partial.mkdir(parents=True)
     try:
         write_torchscript(module, pack.audio[:VERIFY_EXAMPLES], partial)
+        if audio:
+            pack.audio.astype("<f4").tofile(partial / ORIGINALS_NAME)
         sidecar = build_sidecar(module, pack, analysis, partial, metrics)
         validate_sidecar(sidecar, partial / SIDECAR_NAME)
         (partial / SIDECAR_NAME).write_text(json.dumps(sidecar, indent=1, allow_nan=False) + "\n")
@@ -346,8 +351,7 @@ def build_sidecar(module: LatentPlayModule, pack: LoadedPack, analysis: LatentAn
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
         "model_id": decoder_hash,
-        "files": {"decoder": {"path": DECODER_NAME, "sha256": decoder_hash},
-                  "encoder": {"path": ENCODER_NAME, "sha256": sha256_file(folder / ENCODER_NAME)}},
+        "files": files_entry(folder),
         "sample_rate": module.train_config.data.sr,
         "length": module.model.length,
         "latent_dim": module.model.latent_dim,
@@ -360,6 +364,15 @@ def build_sidecar(module: LatentPlayModule, pack: LoadedPack, analysis: LatentAn
         "producer": {"latentplay": __version__, "torch": str(torch.__version__), "model_format": "torchscript"},
         "created_by": f"latentplay {__version__} export",
     }
+
+
+def files_entry(folder: Path) -> dict:
+    files = {"decoder": {"path": DECODER_NAME, "sha256": sha256_file(folder / DECODER_NAME)},
+             "encoder": {"path": ENCODER_NAME, "sha256": sha256_file(folder / ENCODER_NAME)}}
+    if (folder / ORIGINALS_NAME).is_file():
+        files["originals"] = {"path": ORIGINALS_NAME, "sha256": sha256_file(folder / ORIGINALS_NAME),
+                              "encoding": "float32-le"}
+    return files
 
 
 def prep_entry(prep: PrepConfig) -> dict:

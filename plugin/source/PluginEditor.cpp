@@ -138,8 +138,10 @@ LatentPlayEditor::LatentPlayEditor(LatentPlayProcessor& processor)
     label.setJustificationType(juce::Justification::centredLeft);
     addAndMakeVisible(label);
   }
-  for (auto [slider, label, id, text] : {std::tuple{&mix_slider_, &mix_label_, ids::mix, "Mix (dry - regenerated)"},
-                                         std::tuple{&gain_slider_, &gain_label_, ids::output_gain, "Output gain"}}) {
+  for (auto [slider, label, id, text] :
+       {std::tuple{&mix_slider_, &mix_label_, ids::mix, "Mix"},
+        std::tuple{&detail_slider_, &detail_label_, ids::detail, "Detail (the sample's own click and room)"},
+        std::tuple{&gain_slider_, &gain_label_, ids::output_gain, "Output gain"}}) {
     slider->setSliderStyle(juce::Slider::LinearHorizontal);
     slider->setTextBoxStyle(juce::Slider::TextBoxRight, false, 80, 20);
     addAndMakeVisible(*slider);
@@ -204,6 +206,11 @@ void LatentPlayEditor::refreshBundleLists() {
     id = 1;
     for (const auto& sample : engine->bundle().samples) sample_box_.addItem(sample.path, id++);
   }
+  // What the dry side of Mix is depends on the bundle: say which.
+  mix_label_.setText(engine != nullptr && !engine->has_originals()
+                         ? "Mix (reconstruction - regenerated; this bundle holds no audio)"
+                         : "Mix (original - regenerated)",
+                     juce::dontSendNotification);
   map_.refresh();
 }
 
@@ -263,6 +270,8 @@ void LatentPlayEditor::resized() {
   left.removeFromTop(6);
   mix_label_.setBounds(left.removeFromTop(18));
   mix_slider_.setBounds(left.removeFromTop(26));
+  detail_label_.setBounds(left.removeFromTop(18));
+  detail_slider_.setBounds(left.removeFromTop(26));
   gain_label_.setBounds(left.removeFromTop(18));
   gain_slider_.setBounds(left.removeFromTop(26));
   area.removeFromLeft(10);

@@ -60,8 +60,8 @@ class LatentPlayEditor : public juce::AudioProcessorEditor, private juce::Timer 
   juce::Array<juce::File> presets_;
   std::array<juce::Slider, kNumControls> control_sliders_;
   std::array<juce::Label, kNumControls> control_labels_;
-  juce::Slider mix_slider_, gain_slider_;
-  juce::Label mix_label_, gain_label_;
+  juce::Slider mix_slider_, detail_slider_, gain_slider_;
+  juce::Label mix_label_, detail_label_, gain_label_;
   std::vector<std::unique_ptr<SliderAttachment>> attachments_;
   LatentMap map_;
   WaveformView waveform_;

@@ -70,6 +70,10 @@ juce::AudioProcessorValueTreeState::ParameterLayout LatentPlayProcessor::createL
                                                             sample_name)));
   layout.add(std::make_unique<juce::AudioParameterFloat>(ids::mix, "Mix", juce::NormalisableRange<float>(0.0f, 1.0f),
                                                           1.0f));
+  // Detail adds the sample's own residual (original − reconstruction) to the regenerated one-shot:
+  // the click and the room the model does not reproduce. 0 = the model alone (as before).
+  layout.add(std::make_unique<juce::AudioParameterFloat>(ids::detail, "Detail",
+                                                          juce::NormalisableRange<float>(0.0f, 1.0f), 0.0f));
   layout.add(std::make_unique<juce::AudioParameterFloat>(
       ids::output_gain, "Output Gain", juce::NormalisableRange<float>(-48.0f, 12.0f), 0.0f,
       juce::AudioParameterFloatAttributes().withStringFromValueFunction(
@@ -92,6 +96,7 @@ LatentPlayProcessor::LatentPlayProcessor()
         parameters.getRawParameterValue(ids::controls[static_cast<size_t>(k)].getParamID());
   source.sample = parameters.getRawParameterValue(ids::sample.getParamID());
   source.mix = mix_ = parameters.getRawParameterValue(ids::mix.getParamID());
+  source.detail = parameters.getRawParameterValue(ids::detail.getParamID());
   gain_db_ = parameters.getRawParameterValue(ids::output_gain.getParamID());
   velocity_sensitivity_ = parameters.getRawParameterValue(ids::velocity_sensitivity.getParamID());
   key_tracking_ = parameters.getRawParameterValue(ids::key_tracking.getParamID());
@@ -101,6 +106,7 @@ LatentPlayProcessor::LatentPlayProcessor()
   for (const auto& id : ids::controls) parameters.addParameterListener(id.getParamID(), this);
   parameters.addParameterListener(ids::sample.getParamID(), this);
   parameters.addParameterListener(ids::mix.getParamID(), this);
+  parameters.addParameterListener(ids::detail.getParamID(), this);
   set_intra_op_threads(1);  // a plugin shares the machine with the host and other plugins
 
   // The parameters already start at the first sample's own values (their defaults).
@@ -117,6 +123,7 @@ LatentPlayProcessor::~LatentPlayProcessor() {
   for (const auto& id : ids::controls) parameters.removeParameterListener(id.getParamID(), this);
   parameters.removeParameterListener(ids::sample.getParamID(), this);
   parameters.removeParameterListener(ids::mix.getParamID(), this);
+  parameters.removeParameterListener(ids::detail.getParamID(), this);
   regenerator_.reset();  // stops the worker before the one-shots go
   voices_.stopAll();
   delete current_;

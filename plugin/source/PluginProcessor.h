@@ -32,7 +32,7 @@ inline const std::array<juce::ParameterID, kNumControls> controls = [] {
   for (size_t k = 0; k < made.size(); ++k) made[k] = juce::ParameterID{kControlNames[k], 1};
   return made;
 }();
-inline const juce::ParameterID sample{"sample", 1}, mix{"mix", 1}, output_gain{"output_gain", 1},
+inline const juce::ParameterID sample{"sample", 1}, mix{"mix", 1}, detail{"detail", 1}, output_gain{"output_gain", 1},
     velocity_sensitivity{"velocity_sensitivity", 1}, key_tracking{"key_tracking", 1}, root_note{"root_note", 1},
     choke{"choke", 1};
 }  // namespace ids

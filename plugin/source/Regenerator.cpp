@@ -44,6 +44,7 @@ RenderKey Regenerator::wantedKey() const {
   key.sample = static_cast<int>(std::lround(parameters_.sample->load()));
   for (int k = 0; k < kNumControls; ++k) key.controls[k] = parameters_.controls[k]->load();
   key.mix = parameters_.mix->load();
+  key.detail = parameters_.detail->load();
   key.rate = host_rate_.load();
   return key;
 }
@@ -92,13 +93,14 @@ std::vector<float> Regenerator::render(const Engine& engine, const RenderKey& ke
   const Bundle& bundle = engine.bundle();
   ControlTargets targets;
   for (int k = 0; k < kNumControls; ++k) targets[k] = bundle.controls[k].valueAt(key.controls[k]);
-  std::vector<float> wet = engine.regenerate(key.sample, targets, key.rate);
+  std::vector<float> wet = engine.regenerate(key.sample, targets, key.rate, key.detail);
   if (key.mix >= 1.0f) return wet;
   RenderKey dry_key = key;
   dry_key.controls = {};
   dry_key.mix = 0.0f;
-  if (dry_key != dry_key_) {  // the sample's own one-shot (z' = z), cached per sample and rate
-    dry_ = engine.regenerate(key.sample, ControlTargets{}, key.rate);
+  dry_key.detail = 0.0f;
+  if (dry_key != dry_key_) {  // cached per sample and rate
+    dry_ = engine.dry(key.sample, key.rate);
     dry_key_ = dry_key;
   }
   for (size_t i = 0; i < wet.size() && i < dry_.size(); ++i) wet[i] = key.mix * wet[i] + (1.0f - key.mix) * dry_[i];

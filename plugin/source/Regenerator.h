@@ -31,10 +31,11 @@ struct RenderKey {
   int sample = 0;
   std::array<float, kNumControls> controls{};  // normalised 0..1 positions in the controls' ranges
   float mix = 1.0f;
+  float detail = 0.0f;  // how much of the sample's own residual (original − reconstruction) is added
   double rate = 0.0;
   bool operator==(const RenderKey& other) const {
     return engine_serial == other.engine_serial && sample == other.sample && controls == other.controls &&
-           mix == other.mix && rate == other.rate;
+           mix == other.mix && detail == other.detail && rate == other.rate;
   }
   bool operator!=(const RenderKey& other) const { return !(*this == other); }
 };
@@ -50,6 +51,7 @@ struct ParameterSource {
   std::array<std::atomic<float>*, kNumControls> controls{};
   std::atomic<float>* sample = nullptr;
   std::atomic<float>* mix = nullptr;
+  std::atomic<float>* detail = nullptr;
 };
 
 class Regenerator : private juce::Thread {
@@ -116,7 +118,8 @@ class Regenerator : private juce::Thread {
   std::array<OneShot*, 64> retired_{};
 
   std::mutex render_mutex_;  // worker <-> the audio thread in offline rendering only
-  // The selected sample's own one-shot, for the dry side of Mix (under render_mutex_).
+  // The dry side of Mix for the selected sample: its original, or its reconstruction in a bundle
+  // without audio (Engine::dry); under render_mutex_.
   RenderKey dry_key_;
   std::vector<float> dry_;
   RenderKey last_rendered_;  // worker only

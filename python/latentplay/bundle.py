@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from latentplay.audio import PrepConfig
 from latentplay.schema import check_sidecar, contract, supported_versions
 
 FORMAT = "latentplay-bundle"
@@ -25,6 +26,8 @@ SIDECAR_NAME = "latentplay.json"
 DECODER_NAME = "decoder.ts"
 ENCODER_NAME = "encoder.ts"
 BUNDLE_SUFFIX = ".latentplay"
+ORIGINALS_NAME = "originals.f32"
+ORIGINAL_BYTES_PER_VALUE = 4  # files.originals.encoding "float32-le"
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,23 @@ class Bundle:
     def encoder_path(self) -> Path:
         return self.path / self.sidecar["files"]["encoder"]["path"]
 
+    def prep_config(self) -> PrepConfig:
+        """How any audio becomes this model's input (the sidecar's prep, rate and length)."""
+        prep = self.sidecar["prep"]
+        return PrepConfig(sample_rate=self.sample_rate, duration_s=self.length / self.sample_rate,
+                          fade_out=prep["fade_out"], onset_threshold_db=prep["onset_threshold_db"])
+
+    @property
+    def has_originals(self) -> bool:
+        return "originals" in self.sidecar["files"]
+
+    def originals(self) -> np.ndarray | None:
+        """Every training one-shot as prepared, (len(samples), length) float32; None without audio."""
+        if not self.has_originals:
+            return None
+        values = np.fromfile(self.path / self.sidecar["files"]["originals"]["path"], dtype="<f4")
+        return values.reshape(len(self.samples), self.length)
+
     def control_matrix(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(A (5, D), intercepts c (5,), spans (5,)) in CONTROL_NAMES order."""
         weights = np.stack([control.weights for control in self.controls])
@@ -200,14 +220,24 @@ def validate_sidecar(sidecar: dict, source: Path | str) -> dict:
 
 
 def verify_bundle_files(path: Path, sidecar: dict) -> None:
-    for role in ("decoder", "encoder"):
-        entry = sidecar["files"][role]
+    for role, entry in sidecar["files"].items():
         file_path = path / entry["path"]
         if not file_path.is_file():
             raise BundleError(f"{file_path}: missing (files.{role}.path in {SIDECAR_NAME})")
         if sha256_file(file_path) != entry["sha256"]:
             raise BundleError(f"{file_path}: sha256 does not match files.{role}.sha256 in {SIDECAR_NAME} "
                               f"(the file was changed or replaced)")
+    if "originals" in sidecar["files"]:
+        check_originals_size(path / sidecar["files"]["originals"]["path"], sidecar)
+
+
+def check_originals_size(file_path: Path, sidecar: dict) -> None:
+    """As the C++ reader: exactly samples × length float32 values."""
+    expected = len(sidecar["samples"]) * sidecar["length"] * ORIGINAL_BYTES_PER_VALUE
+    actual = file_path.stat().st_size
+    if actual != expected:
+        raise BundleError(f"{file_path}: holds {actual} bytes, expected {expected} ({len(sidecar['samples'])} "
+                          f"one-shots of {sidecar['length']} float32 samples; files.originals in {SIDECAR_NAME})")
 
 
 def parse_controls(sidecar: dict) -> tuple[Control, ...]:

@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--checkpoint", type=Path, help="default: the run's best checkpoint")
     export.add_argument("--force", action="store_true",
                         help="replace an existing bundle, and export a model that fails the quality check")
+    export.add_argument("--no-audio", action="store_true",
+                        help="leave the training one-shots out of the bundle (to share it; README, 'What a bundle reveals')")
     export.set_defaults(handler=cmd_export)
 
     info = commands.add_parser("info", help="summary of a model bundle")
@@ -88,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--wav", type=Path, help="any audio file, projected into the latent space by the encoder")
     for name, unit in CONTROL_UNITS.items():
         regen.add_argument(f"--{name}", type=float, help=f"target {name}{f' ({unit})' if unit else ''}")
+    regen.add_argument("--detail", type=float, default=0.0,
+                       help="0..1: add the sample's own residual (original - reconstruction), as the plugin's Detail")
     regen.add_argument("--out", type=Path, required=True)
     regen.set_defaults(handler=cmd_regen)
 
@@ -111,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--automate", action="append", default=[], metavar="NAME=FROM:TO[@START:END]",
                         help="ramp a parameter across the clip (or the fraction START..END of it); "
                              "FROM/TO may be min or max")
+    render.add_argument("--detail", type=float, help="the plugin's Detail, 0..1 (the same as --set detail=...)")
     render.add_argument("--sr", type=int, default=48000)
     render.add_argument("--out", type=Path, required=True)
     render.add_argument("--plot", type=Path, help="also draw waveform, spectrogram and the latent path")
@@ -218,7 +223,8 @@ def cmd_train(args) -> int:
 def cmd_export(args) -> int:
     from latentplay.export.exporter import export_bundle
 
-    out = export_bundle(args.run, args.data, args.out, checkpoint=args.checkpoint, force=args.force)
+    out = export_bundle(args.run, args.data, args.out, checkpoint=args.checkpoint, force=args.force,
+                        audio=not args.no_audio)
     print(f"Bundle written and verified: {out}")
     return cmd_info(argparse.Namespace(bundle=out))
 
@@ -233,6 +239,12 @@ def cmd_info(args) -> int:
     print(f"  audio       {bundle.length} samples at {bundle.sample_rate} Hz "
           f"({1000 * bundle.length / bundle.sample_rate:.0f} ms), latent {bundle.latent_dim}")
     print("  packs       " + ", ".join(f"{pack} ({count})" for pack, count in counts.items()))
+    if bundle.has_originals:
+        size = (bundle.path / bundle.sidecar["files"]["originals"]["path"]).stat().st_size
+        print(f"  originals   inside: {len(bundle.samples)} prepared one-shots ({size / 1e6:.1f} MB, float32)")
+    else:
+        print("  originals   not inside (exported with --no-audio, or an older bundle): Mix and Detail "
+              "use the model's reconstruction")
     producer = bundle.sidecar["producer"]
     upgraded = (f" (stored as schema {bundle.stored_schema_version}, upgraded on reading)"
                 if bundle.stored_schema_version != bundle.sidecar["schema_version"] else "")
@@ -265,16 +277,26 @@ def cmd_regen(args) -> int:
     from latentplay.audio import write_wav
     from latentplay.render import ReferenceRenderer
 
-    renderer = ReferenceRenderer(args.bundle)
-    latent = renderer.encode_file(args.wav) if args.wav else renderer.starting_point(args.sample)
+    from latentplay import _engine
+
+    if args.wav and args.detail:
+        raise ValueError("--detail needs --sample: a WAV's own residual is not supported yet")
+    if not 0.0 <= args.detail <= 1.0:
+        raise ValueError(f"--detail {args.detail}: expected 0..1")
+    renderer = ReferenceRenderer(args.bundle)  # prepares and encodes a WAV as training did
+    engine = _engine.Engine(str(args.bundle))  # the plugin's code: project, decode, Detail
+    start = renderer.encode_file(args.wav) if args.wav else renderer.bundle.find_sample(args.sample).index
     asked = {name: getattr(args, name) for name in CONTROL_UNITS if getattr(args, name) is not None}
-    own = renderer.own_controls(latent)
-    audio = renderer.decode(renderer.move(latent, asked))
+    own = engine.own_controls(engine.samples[start]["latent"] if isinstance(start, int) else start)
+    audio = engine.regenerate(start, asked, 0.0, args.detail) if args.detail else engine.regenerate(start, asked)
     write_wav(args.out, audio, renderer.bundle.sample_rate)
     for name, unit in CONTROL_UNITS.items():
         target = asked.get(name, own[name])
         print(f"  {name:10s} {own[name]:9.2f} -> {target:9.2f} {unit}")
-    print(f"Wrote {args.out} ({len(audio)} samples at {renderer.bundle.sample_rate} Hz)")
+    detail = f", Detail {args.detail:g}" if args.detail else ""
+    print(f"Wrote {args.out} ({len(audio)} samples at {renderer.bundle.sample_rate} Hz{detail})")
+    if args.detail and not engine.has_originals:
+        print("  (this bundle holds no audio: Detail adds nothing)")
     return 0
 
 
@@ -300,6 +322,8 @@ def cmd_render(args) -> int:
     notes = read_notes(args.midi)
     settings = host.load_preset(args.preset) if args.preset else {}
     settings.update(host.parse_settings(args.set))
+    if args.detail is not None:
+        settings["detail"] = args.detail
     plugin = host.load_instrument(args.plugin, bundle)
     ranges = host.parameter_ranges(plugin)
     automations = [host.Automation.parse(text, ranges) for text in args.automate]

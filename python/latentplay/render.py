@@ -26,10 +26,7 @@ class ReferenceRenderer:
     @property
     def prep(self) -> PrepConfig:
         """How a dropped WAV is prepared for the encoder (the bundle's rate and length)."""
-        return PrepConfig(sample_rate=self.bundle.sample_rate,
-                          duration_s=self.bundle.length / self.bundle.sample_rate,
-                          fade_out=self.bundle.sidecar["prep"]["fade_out"],
-                          onset_threshold_db=self.bundle.sidecar["prep"]["onset_threshold_db"])
+        return self.bundle.prep_config()
 
     def decode(self, latent: np.ndarray) -> np.ndarray:
         """(D,) latent -> (length,) float32 audio at the model rate."""

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from latentplay.bundle import DECODER_NAME, ENCODER_NAME, SIDECAR_NAME, sha256_file
+from latentplay.bundle import DECODER_NAME, ENCODER_NAME, ORIGINALS_NAME, SIDECAR_NAME, sha256_file
 
 
 def _edit_sidecar(change: Callable[[dict], None]) -> Callable[[Path], None]:
@@ -27,7 +27,7 @@ def _replace_file(name: str, content: bytes, update_hash: bool) -> Callable[[Pat
     def mutate(bundle: Path) -> None:
         (bundle / name).write_bytes(content)
         if update_hash:
-            role = "decoder" if name == DECODER_NAME else "encoder"
+            role = {DECODER_NAME: "decoder", ENCODER_NAME: "encoder", ORIGINALS_NAME: "originals"}[name]
             sidecar = json.loads((bundle / SIDECAR_NAME).read_text())
             sidecar["files"][role]["sha256"] = sha256_file(bundle / name)
             if role == "decoder":
@@ -85,6 +85,9 @@ MALFORMED: list[tuple[str, Callable[[Path], None], list[str]]] = [
     ("decoder missing", lambda b: (b / DECODER_NAME).unlink(), [DECODER_NAME, "missing"]),
     ("decoder tampered", _truncate(DECODER_NAME), [DECODER_NAME, "sha256"]),
     ("encoder tampered", _replace_file(ENCODER_NAME, b"garbage", update_hash=False), [ENCODER_NAME, "sha256"]),
+    ("originals tampered", _replace_file(ORIGINALS_NAME, b"\0" * 64, update_hash=False), [ORIGINALS_NAME, "sha256"]),
+    ("originals of the wrong size", _replace_file(ORIGINALS_NAME, b"\0" * 64, update_hash=True),
+     [ORIGINALS_NAME, "holds 64 bytes", "float32"]),
     ("file path escapes the bundle", _edit_sidecar(_set(["files", "decoder", "path"], "../decoder.ts")),
      [SIDECAR_NAME, "files.decoder.path"]),
 ]

@@ -181,8 +181,9 @@ def corpus(valid: dict, schema_1: dict) -> list[tuple[str, list, dict]]:
 
 def write_case(folder: Path, files_from: Path, sidecar: dict) -> Path:
     folder.mkdir()
-    for name in (DECODER_NAME, ENCODER_NAME):
-        os.link(files_from / name, folder / name)
+    for file in files_from.iterdir():  # decoder, encoder, originals
+        if file.name != SIDECAR_NAME:
+            os.link(file, folder / file.name)
     text = json.dumps(sidecar).replace(f'"{HUGE}"', "1e999")
     (folder / SIDECAR_NAME).write_text(text)
     return folder

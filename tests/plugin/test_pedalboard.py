@@ -49,9 +49,9 @@ def test_loads_as_an_instrument_with_the_specified_parameters(load_plugin, smoke
     plugin = load_plugin(smoke_export[2])
     assert plugin.is_instrument
     names = set(plugin.parameters)
-    assert {*CONTROLS, "sample", "mix", "output_gain", "velocity_sensitivity", "key_tracking", "root_note",
+    assert {*CONTROLS, "sample", "mix", "detail", "output_gain", "velocity_sensitivity", "key_tracking", "root_note",
             "choke"} <= names
-    assert len(names - {"bypass"}) == 12  # no ~2000 emulated MIDI CC parameters
+    assert len(names - {"bypass"}) == 13  # no ~2000 emulated MIDI CC parameters
     for name, control in zip(CONTROLS, engine.controls):
         low, high = plugin.parameters[name].range[:2]
         assert low == pytest.approx(control["range"][0], abs=0.01)
@@ -150,7 +150,8 @@ def test_mix_zero_plays_the_sample_itself(load_plugin, smoke_export, engine):
     plugin.parameters["frequency"].raw_value = 0.95  # far from the sample's own value
     plugin.mix = 0.0
     output = render(plugin, [note(60, 127, 0.0)])
-    own = engine.regenerate(0, {}, 48000)  # z' = z: the sample's own one-shot
+    own = engine.dry(0, 48000)  # the original one-shot the bundle holds, at the host rate
+    assert engine.has_originals
     assert np.max(np.abs(output[0, :len(own)] - own)) < 1e-6
 
 

@@ -48,13 +48,22 @@ py::array_t<float> to_array(std::vector<float>&& audio) {
   return py::array_t<float>(owner->size(), owner->data(), free_when_done);
 }
 
-Eigen::VectorXd starting_point(const Engine& engine, const py::object& start) {
-  if (py::isinstance<py::str>(start)) {
-    const int index = engine.bundle().find_sample(py::cast<std::string>(start));
-    if (index < 0) throw UsageError("no sample named \"" + py::cast<std::string>(start) + "\"");
-    return engine.sample_latent(index);
+// A bundle sample given by name (relative path, file stem) or index.
+int sample_index_of(const Engine& engine, const py::object& sample) {
+  if (py::isinstance<py::str>(sample)) {
+    const int index = engine.bundle().find_sample(py::cast<std::string>(sample));
+    if (index < 0) throw UsageError("no sample named \"" + py::cast<std::string>(sample) + "\"");
+    return index;
   }
-  if (py::isinstance<py::int_>(start)) return engine.sample_latent(py::cast<int>(start));
+  const int index = py::cast<int>(sample);
+  engine.sample_latent(index);  // checks the range
+  return index;
+}
+
+bool is_sample(const py::object& start) { return py::isinstance<py::str>(start) || py::isinstance<py::int_>(start); }
+
+Eigen::VectorXd starting_point(const Engine& engine, const py::object& start) {
+  if (is_sample(start)) return engine.sample_latent(sample_index_of(engine, start));
   return py::cast<Eigen::VectorXd>(start);
 }
 
@@ -180,17 +189,38 @@ PYBIND11_MODULE(_engine, m) {
            },
            py::arg("audio"))
       .def("regenerate",
-           [](const Engine& e, const py::object& start, const py::dict& controls, double rate) {
-             const Eigen::VectorXd latent = starting_point(e, start);
+           [](const Engine& e, const py::object& start, const py::dict& controls, double rate, double detail) {
              const ControlTargets targets = to_targets(controls);
+             const bool from_sample = is_sample(start);
+             if (!from_sample && detail != 0.0)
+               throw UsageError("detail needs a bundle sample to start from (its own original and reconstruction)");
+             const int index = from_sample ? sample_index_of(e, start) : -1;
+             const Eigen::VectorXd latent = from_sample ? Eigen::VectorXd() : starting_point(e, start);
              std::vector<float> audio;
              {
                py::gil_scoped_release release;
-               audio = e.regenerate(latent, targets, rate);
+               audio = from_sample ? e.regenerate(index, targets, rate, detail) : e.regenerate(latent, targets, rate);
              }
              return to_array(std::move(audio));
            },
-           py::arg("start"), py::arg("controls") = py::dict(), py::arg("rate") = 0.0,
+           py::arg("start"), py::arg("controls") = py::dict(), py::arg("rate") = 0.0, py::arg("detail") = 0.0,
            "A one-shot from a sample (index or name) or a latent point, steered by controls "
-           "({name: value}), resampled to `rate` (0 = the model rate).");
+           "({name: value}), resampled to `rate` (0 = the model rate); `detail` (0..1) adds the sample's "
+           "own residual, original − reconstruction.")
+      .def("dry",
+           [](const Engine& e, const py::object& sample, double rate) {
+             const int index = sample_index_of(e, sample);
+             std::vector<float> audio;
+             {
+               py::gil_scoped_release release;
+               audio = e.dry(index, rate);
+             }
+             return to_array(std::move(audio));
+           },
+           py::arg("sample"), py::arg("rate") = 0.0,
+           "The dry side of Mix: the sample's original when the bundle holds it, else its reconstruction.")
+      .def_property_readonly("has_originals", &Engine::has_originals)
+      .def("original",
+           [](const Engine& e, const py::object& sample) { return to_array(e.original(sample_index_of(e, sample))); },
+           py::arg("sample"), "The original one-shot as prepared (model rate); empty without originals.");
 }

@@ -80,7 +80,27 @@ void verify_file(const std::string& folder, const std::string& name, const std::
                       " (the file was changed or replaced)");
 }
 
+// As the Python reader: exactly samples × length float32 values.
+void check_originals_size(const Bundle& bundle) {
+  const std::uintmax_t expected = bundle.samples.size() * static_cast<std::uintmax_t>(bundle.length) * sizeof(float);
+  const std::uintmax_t actual = fs::file_size(bundle.originals_path);
+  if (actual != expected)
+    throw BundleError(bundle.originals_path + ": holds " + std::to_string(actual) + " bytes, expected " +
+                      std::to_string(expected) + " (" + std::to_string(bundle.samples.size()) + " one-shots of " +
+                      std::to_string(bundle.length) + " float32 samples; files.originals in " + kSidecarName + ")");
+}
+
 }  // namespace
+
+std::vector<float> read_originals(const Bundle& bundle) {
+  if (bundle.originals_path.empty()) return {};
+  std::vector<float> values(bundle.samples.size() * static_cast<size_t>(bundle.length));
+  std::ifstream file(bundle.originals_path, std::ios::binary);
+  file.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(values.size() * sizeof(float)));
+  if (!file) throw BundleError(bundle.originals_path + ": cannot be read");
+  static_assert(sizeof(float) == 4, "files.originals is float32");
+  return values;  // little-endian on every platform the plugin builds for (x86-64, arm64)
+}
 
 std::string sha256_file(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
@@ -128,10 +148,14 @@ Bundle load_bundle(const std::string& folder) {
   for (const json& sample : sidecar["samples"]) bundle.samples.push_back(sample_of(sample));
 
   const json& files = sidecar["files"];
-  for (const char* role : {"decoder", "encoder"})
-    verify_file(folder, files[role]["path"].get<std::string>(), role, files[role]["sha256"].get<std::string>());
+  for (const auto& [role, entry] : files.items())
+    verify_file(folder, entry["path"].get<std::string>(), role, entry["sha256"].get<std::string>());
   bundle.decoder_path = (fs::path(folder) / files["decoder"]["path"].get<std::string>()).string();
   bundle.encoder_path = (fs::path(folder) / files["encoder"]["path"].get<std::string>()).string();
+  if (files.contains("originals")) {
+    bundle.originals_path = (fs::path(folder) / files["originals"]["path"].get<std::string>()).string();
+    check_originals_size(bundle);
+  }
   return bundle;
 }
 

@@ -16,7 +16,9 @@ Engine::Engine(const std::string& bundle_folder)
     : bundle_(load_bundle(bundle_folder)),
       projector_(bundle_.control_matrix(), bundle_.intercepts(), bundle_.spans()),
       model_(std::make_unique<TorchModel>(bundle_.decoder_path, bundle_.encoder_path, bundle_.latent_dim,
-                                          bundle_.length)) {
+                                          bundle_.length)),
+      originals_(read_originals(bundle_)),
+      residuals_(bundle_.samples.size()) {
   // A decoder that loads but cannot decode is a broken bundle: find out now. And warm up: the
   // TorchScript executor profiles its first runs and builds an optimised plan after them (cold
   // runs took 0.17-0.36 s on this project's CPU, warm ones 2-6 ms); with one warm-up run only,
@@ -80,13 +82,46 @@ Eigen::VectorXd Engine::encode(const std::vector<float>& audio) const {
   return Eigen::Map<const Eigen::VectorXf>(latent.data(), latent.size()).cast<double>();
 }
 
-std::vector<float> Engine::regenerate(int sample_index, const ControlTargets& targets, double output_rate) const {
-  return regenerate(sample_latent(sample_index), targets, output_rate);
+std::vector<float> Engine::regenerate(int sample_index, const ControlTargets& targets, double output_rate,
+                                      double detail) const {
+  if (!std::isfinite(detail)) throw UsageError("detail is not finite");
+  std::vector<float> audio = decode(move(sample_latent(sample_index), targets));
+  if (detail != 0.0 && has_originals()) {
+    const std::vector<float>& own_residual = residual(sample_index);
+    for (size_t i = 0; i < audio.size(); ++i) audio[i] += static_cast<float>(detail) * own_residual[i];
+  }
+  return to_rate(std::move(audio), output_rate);
 }
 
 std::vector<float> Engine::regenerate(const Eigen::VectorXd& latent, const ControlTargets& targets,
                                       double output_rate) const {
-  std::vector<float> audio = decode(move(latent, targets));
+  return to_rate(decode(move(latent, targets)), output_rate);
+}
+
+std::vector<float> Engine::dry(int sample_index, double output_rate) const {
+  if (!has_originals()) return regenerate(sample_index, ControlTargets{}, output_rate);
+  return to_rate(original(sample_index), output_rate);
+}
+
+std::vector<float> Engine::original(int sample_index) const {
+  sample_latent(sample_index);  // checks the index
+  if (!has_originals()) return {};
+  const auto start = originals_.begin() + static_cast<std::ptrdiff_t>(sample_index) * bundle_.length;
+  return std::vector<float>(start, start + bundle_.length);
+}
+
+const std::vector<float>& Engine::residual(int sample_index) const {
+  std::lock_guard<std::mutex> lock(residual_mutex_);
+  std::vector<float>& cached = residuals_[static_cast<size_t>(sample_index)];
+  if (cached.empty()) {
+    const std::vector<float> reconstruction = decode(sample_latent(sample_index));
+    cached = original(sample_index);
+    for (size_t i = 0; i < cached.size(); ++i) cached[i] -= reconstruction[i];
+  }
+  return cached;
+}
+
+std::vector<float> Engine::to_rate(std::vector<float> audio, double output_rate) const {
   if (output_rate == 0 || output_rate == bundle_.sample_rate) return audio;
   return resample(audio, bundle_.sample_rate, output_rate);
 }

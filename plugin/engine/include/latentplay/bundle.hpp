@@ -41,6 +41,7 @@ struct Bundle {
   int stored_schema_version = 0;  // the file's own; the reader upgraded it to kSchemaVersion
   std::string model_id;  // sha256 of decoder.ts
   std::string decoder_path, encoder_path;
+  std::string originals_path;  // "" when the bundle holds no audio (exported with --no-audio)
   int sample_rate = 0;
   int length = 0;
   int latent_dim = 0;
@@ -62,6 +63,10 @@ struct Bundle {
 // against the contract (schema and cross-field rules, plugin/engine/src/schema.cpp), files and
 // their sha256. Throws BundleError("<file>: <field>: <problem>").
 Bundle load_bundle(const std::string& folder);
+
+// Every training one-shot as prepared (samples × length, model rate), or empty when the bundle
+// holds no audio. Throws BundleError when the file cannot be read.
+std::vector<float> read_originals(const Bundle& bundle);
 
 // Lower-case hex sha256 of a file's bytes. Throws BundleError when it cannot be read.
 std::string sha256_file(const std::string& path);

@@ -42,20 +42,37 @@ class Engine {
   std::vector<float> decode(const Eigen::VectorXd& latent) const;
   Eigen::VectorXd encode(const std::vector<float>& audio) const;
 
-  // project + decode + resample to `output_rate` (0 = the model rate).
-  std::vector<float> regenerate(int sample_index, const ControlTargets& targets, double output_rate) const;
+  // project + decode + resample to `output_rate` (0 = the model rate). With `detail` (0..1) the
+  // sample's own residual is added before resampling: D(z') + detail · (x − D(z)), x the original
+  // one-shot; at the sample's own values with detail 1 that is x itself. Without originals in the
+  // bundle the residual is zero (x is taken to be D(z)).
+  std::vector<float> regenerate(int sample_index, const ControlTargets& targets, double output_rate,
+                                double detail = 0.0) const;
   std::vector<float> regenerate(const Eigen::VectorXd& latent, const ControlTargets& targets,
                                 double output_rate) const;
+
+  // The dry side of Mix: the sample's original one-shot when the bundle holds it, else the
+  // model's reconstruction D(z); at `output_rate` (0 = the model rate).
+  std::vector<float> dry(int sample_index, double output_rate) const;
+  bool has_originals() const { return !originals_.empty(); }
+  // The original one-shot as prepared (model rate); empty without originals.
+  std::vector<float> original(int sample_index) const;
 
   const Eigen::VectorXd& sample_latent(int sample_index) const;
 
  private:
   void check_latent(const Eigen::VectorXd& latent) const;
+  std::vector<float> to_rate(std::vector<float> audio, double output_rate) const;
+  // x − D(z) of a sample, decoded once and kept (the residual Detail adds).
+  const std::vector<float>& residual(int sample_index) const;
 
   Bundle bundle_;
   Projector projector_;
   std::unique_ptr<TorchModel> model_;
   mutable std::mutex inference_mutex_;
+  std::vector<float> originals_;  // samples × length, or empty
+  mutable std::mutex residual_mutex_;
+  mutable std::vector<std::vector<float>> residuals_;  // per sample, filled on first use
 };
 
 }  // namespace latentplay
