@@ -377,8 +377,8 @@ def files_entry(folder: Path) -> dict:
 
 def prep_entry(prep: PrepConfig) -> dict:
     """The sidecar's "prep": what latentplay.audio.prepare_one_shot does, with the run's settings."""
-    return {"mono": "mean", "resampler": "soxr-hq", "onset_threshold_db": prep.onset_threshold_db,
-            "normalise": "peak", "fade_out": prep.fade_out}
+    return {"mono": "mean", "silence_threshold_dbfs": prep.silence_threshold_dbfs, "resampler": "soxr-hq",
+            "onset_threshold_db": prep.onset_threshold_db, "normalise": "peak", "fade_out": prep.fade_out}
 
 
 def training_metrics(run_dir: Path, checkpoint: Path) -> dict:

@@ -152,8 +152,10 @@ LatentPlayEditor::LatentPlayEditor(LatentPlayProcessor& processor)
   status_.setColour(juce::Label::textColourId, kText);
   addAndMakeVisible(status_);
   choose_button_.onClick = [this] { chooseBundle(); };
+  load_sample_button_.onClick = [this] { chooseSampleFile(); };
   audition_button_.onClick = [this] { processor_.audition(); };
   addAndMakeVisible(choose_button_);
+  addAndMakeVisible(load_sample_button_);
   addAndMakeVisible(audition_button_);
   pack_box_.setTextWhenNothingSelected("Pack");
   sample_box_.setTextWhenNothingSelected("Sample");
@@ -234,6 +236,20 @@ void LatentPlayEditor::chooseBundle() {
                         });
 }
 
+void LatentPlayEditor::chooseSampleFile() {
+  chooser_ = std::make_unique<juce::FileChooser>("Choose any one-shot (WAV or AIFF)", processor_.audioFile(),
+                                                 "*.wav;*.wave;*.aif;*.aiff");
+  chooser_->launchAsync(juce::FileBrowserComponent::openMode | juce::FileBrowserComponent::canSelectFiles,
+                        [this](const juce::FileChooser& chooser) {
+                          const juce::File file = chooser.getResult();
+                          if (file != juce::File()) processor_.loadAudioFile(file, true);
+                        });
+}
+
+void LatentPlayEditor::filesDropped(const juce::StringArray& files, int, int) {
+  processor_.loadAudioFile(juce::File(files[0]), true);
+}
+
 void LatentPlayEditor::paint(juce::Graphics& g) {
   g.fillAll(kBackground);
   g.setColour(kAccent);
@@ -246,6 +262,8 @@ void LatentPlayEditor::resized() {
   auto top = area.removeFromTop(30);
   top.removeFromLeft(130);
   choose_button_.setBounds(top.removeFromLeft(90));
+  top.removeFromLeft(4);
+  load_sample_button_.setBounds(top.removeFromLeft(110));
   top.removeFromLeft(8);
   audition_button_.setBounds(top.removeFromRight(90));
   status_.setBounds(top.reduced(4, 0));

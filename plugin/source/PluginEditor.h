@@ -40,21 +40,25 @@ class WaveformView : public juce::Component {
   std::vector<float> audio_;
 };
 
-class LatentPlayEditor : public juce::AudioProcessorEditor, private juce::Timer {
+class LatentPlayEditor : public juce::AudioProcessorEditor, public juce::FileDragAndDropTarget, private juce::Timer {
  public:
   explicit LatentPlayEditor(LatentPlayProcessor& processor);
   ~LatentPlayEditor() override;
   void paint(juce::Graphics& g) override;
   void resized() override;
+  // Any audio file dropped on the editor becomes the starting point (LatentPlayProcessor::loadAudioFile).
+  bool isInterestedInFileDrag(const juce::StringArray& files) override { return files.size() == 1; }
+  void filesDropped(const juce::StringArray& files, int, int) override;
 
  private:
   void timerCallback() override;
   void chooseBundle();
+  void chooseSampleFile();
   void refreshBundleLists();
 
   using SliderAttachment = juce::AudioProcessorValueTreeState::SliderAttachment;
   LatentPlayProcessor& processor_;
-  juce::TextButton choose_button_{"Bundle..."}, audition_button_{"Audition"};
+  juce::TextButton choose_button_{"Bundle..."}, load_sample_button_{"Load sample..."}, audition_button_{"Audition"};
   juce::Label status_;
   juce::ComboBox pack_box_, sample_box_, preset_box_;
   juce::Array<juce::File> presets_;

@@ -248,6 +248,7 @@ void LatentPlayProcessor::selectSample(int index) {
   if (current == nullptr) return;
   const Bundle& bundle = current->bundle();
   index = juce::jlimit(0, static_cast<int>(bundle.samples.size()) - 1, index);
+  regenerator_->setAudioStart(nullptr);  // a bundle sample again, not a loaded file
   const Eigen::VectorXd own = current->own_positions(bundle.samples[static_cast<size_t>(index)].latent);
   auto* sample = parameters.getParameter(ids::sample.getParamID());
   sample->setValueNotifyingHost(sample->convertTo0to1(static_cast<float>(index)));
@@ -264,6 +265,8 @@ Eigen::VectorXd LatentPlayProcessor::currentLatent() const {
                                  static_cast<int>(parameters.getRawParameterValue(ids::sample.getParamID())->load()));
   ControlTargets targets;
   for (int k = 0; k < kNumControls; ++k) targets[k] = bundle.controls[k].valueAt(controlValue(k));
+  const auto audio = regenerator_->audioStart();
+  if (audio != nullptr && audio->latent.size() == bundle.latent_dim) return current->move(audio->latent, targets);
   return current->move(bundle.samples[static_cast<size_t>(index)].latent, targets);
 }
 
@@ -437,8 +440,131 @@ void LatentPlayProcessor::getStateInformation(juce::MemoryBlock& data) {
     if (kept) root.setAttribute("bundle_error", unloaded_reason_);
   }
   writeControls(root);
+  writeAudioStart(root);
   if (auto xml = parameters.copyState().createXml()) root.addChildElement(xml.release());
   copyXmlToBinary(root, data);
+}
+
+// <audio path="/abs/kick.wav" latent="z0 z1 …"/>: the file, and its latent point for when it is gone.
+void LatentPlayProcessor::writeAudioStart(juce::XmlElement& root) const {
+  {
+    const juce::ScopedLock lock(status_lock_);  // for hosts and tests without an editor: why a file was refused
+    if (audio_refused_path_.isNotEmpty()) {
+      auto* refused = root.createNewChildElement("audio_refused");
+      refused->setAttribute("path", audio_refused_path_);
+      refused->setAttribute("reason", audio_refused_reason_);
+    }
+  }
+  const auto start = regenerator_->audioStart();
+  if (start == nullptr) return;
+  auto* audio = root.createNewChildElement("audio");
+  audio->setAttribute("path", audioFile().getFullPathName());
+  juce::StringArray values;
+  for (Eigen::Index i = 0; i < start->latent.size(); ++i) values.add(juce::String(start->latent[i], 9));
+  audio->setAttribute("latent", values.joinIntoString(" "));
+}
+
+void LatentPlayProcessor::restoreAudioStart(const juce::XmlElement* audio) {
+  if (audio == nullptr) {
+    regenerator_->setAudioStart(nullptr);
+    const juce::ScopedLock lock(status_lock_);
+    audio_file_ = juce::File();
+    return;
+  }
+  const juce::File file(audio->getStringAttribute("path"));
+  const juce::String why = loadAudioFile(file, false);
+  if (why.isEmpty()) return;
+  const auto current = regenerator_->engine();
+  juce::StringArray values;
+  values.addTokens(audio->getStringAttribute("latent"), " ", "");
+  values.removeEmptyStrings();
+  if (current == nullptr || values.size() != current->bundle().latent_dim) {
+    setStatus(getStatus() + " | the saved audio start is not usable with this bundle");
+    return;
+  }
+  Eigen::VectorXd latent(values.size());
+  for (int i = 0; i < values.size(); ++i) latent[i] = values[i].getDoubleValue();
+  try {
+    regenerator_->setAudioStart(std::make_shared<const AudioStart>(current->start_from_latent(latent)));
+    {
+      const juce::ScopedLock lock(status_lock_);
+      audio_file_ = file;
+    }
+    setStatus("Playing the saved point of " + file.getFileName() + ": the file is gone (" + why +
+              "), so Mix and Detail have no original");
+  } catch (const std::exception& error) {
+    setStatus(getStatus() + " | the saved audio start is not usable: " + error.what());
+  }
+}
+
+juce::File LatentPlayProcessor::audioFile() const {
+  const juce::ScopedLock lock(status_lock_);
+  return regenerator_->audioStart() != nullptr ? audio_file_ : juce::File();
+}
+
+namespace {
+
+// A whole audio file as the engine takes it (interleaved float frames), or why it cannot be.
+juce::String readAudioFile(const juce::File& file, RawAudio& audio) {
+  if (!file.existsAsFile()) return "not found";
+  juce::AudioFormatManager formats;
+  formats.registerBasicFormats();  // WAV and AIFF (this build has no FLAC or Ogg codecs)
+  const std::unique_ptr<juce::AudioFormatReader> reader(formats.createReaderFor(file));
+  if (reader == nullptr) return "not an audio file this plugin reads (WAV or AIFF)";
+  const int channels = static_cast<int>(reader->numChannels);
+  const auto frames = reader->lengthInSamples;
+  if (frames > static_cast<juce::int64>(reader->sampleRate * 600)) return "longer than 10 minutes";
+  juce::AudioBuffer<float> buffer(juce::jmax(1, channels), static_cast<int>(frames));
+  if (frames > 0 && !reader->read(&buffer, 0, static_cast<int>(frames), 0, true, true)) return "could not be read";
+  audio.channels = juce::jmax(1, channels);
+  audio.sample_rate = reader->sampleRate;
+  audio.interleaved.resize(static_cast<size_t>(frames) * static_cast<size_t>(audio.channels));
+  for (int frame = 0; frame < static_cast<int>(frames); ++frame)
+    for (int channel = 0; channel < audio.channels; ++channel)
+      audio.interleaved[static_cast<size_t>(frame * audio.channels + channel)] = buffer.getSample(channel, frame);
+  return {};
+}
+
+}  // namespace
+
+juce::String LatentPlayProcessor::loadAudioFile(const juce::File& file, bool snap_controls) {
+  const auto current = regenerator_->engine();
+  juce::String why;
+  std::shared_ptr<const AudioStart> start;
+  RawAudio audio;
+  if (current == nullptr) {
+    why = "no bundle is loaded";
+  } else if ((why = readAudioFile(file, audio)).isEmpty()) {
+    try {
+      start = std::make_shared<const AudioStart>(current->start_from_audio(audio));
+    } catch (const std::exception& error) {  // UnusableAudio: empty, silent, non-finite
+      why = error.what();
+    }
+  }
+  if (why.isNotEmpty()) {
+    {
+      const juce::ScopedLock lock(status_lock_);
+      audio_refused_path_ = file.getFullPathName();
+      audio_refused_reason_ = why;
+    }
+    setStatus(file.getFileName() + " not loaded: " + why + " (the sound is unchanged)");
+    return why;
+  }
+  {
+    const juce::ScopedLock lock(status_lock_);
+    audio_file_ = file;
+    audio_refused_path_.clear();
+    audio_refused_reason_.clear();
+  }
+  regenerator_->setAudioStart(start);
+  if (snap_controls) {
+    const Eigen::VectorXd own = current->own_positions(start->latent);
+    for (int k = 0; k < kNumControls; ++k)
+      parameters.getParameter(ids::controls[static_cast<size_t>(k)].getParamID())
+          ->setValueNotifyingHost(static_cast<float>(own[k]));
+  }
+  setStatus("Playing " + file.getFileName() + " (encoded by the bundle's encoder): the five controls steer it");
+  return {};
 }
 
 void LatentPlayProcessor::writeBundlePath(juce::XmlElement& root, const juce::File& folder) {
@@ -513,6 +639,12 @@ void LatentPlayProcessor::setStateInformation(const void* data, int size) {
   }
   if (auto* saved = root->getChildByName(parameters.state.getType()))
     parameters.replaceState(juce::ValueTree::fromXml(*saved));
+  restoreBundle(*root);
+  restoreAudioStart(root->getChildByName("audio"));
+}
+
+void LatentPlayProcessor::restoreBundle(const juce::XmlElement& root_element) {
+  const juce::XmlElement* root = &root_element;
   const juce::File saved_folder = resolveBundlePath(*root);
   const juce::String saved_id = root->getStringAttribute("model_id");
   if (saved_folder == juce::File()) return;

@@ -91,8 +91,15 @@ class LatentPlayProcessor : public juce::AudioProcessor, private juce::AudioProc
   // once: playing voices fade out) and getStatus() says why. snap_controls: set the five controls
   // to the chosen sample's own values.
   bool loadBundle(const juce::File& folder, bool snap_controls);
-  // Message thread: select a sample and set the five controls to its own values (z' = z).
+  // Message thread: select a sample and set the five controls to its own values (z' = z). Also
+  // leaves a loaded audio file.
   void selectSample(int index);
+  // Message thread: any audio file (WAV, AIFF) as the starting point, prepared and encoded by the
+  // engine as the Python loader does; its prepared audio is the original for Mix and Detail.
+  // snap_controls: set the five controls to its own values. Returns "" or why it was refused
+  // (the sound is then unchanged; the status says so).
+  juce::String loadAudioFile(const juce::File& file, bool snap_controls);
+  juce::File audioFile() const;  // the loaded audio file, or File() when playing a bundle sample
   // Message thread: a preset's {parameter id: value in its units}; a "sample" first snaps the
   // controls to that sample's own values, then the other given values apply (as the CLI does).
   void applyPreset(const juce::var& parameters_in_units);
@@ -136,6 +143,9 @@ class LatentPlayProcessor : public juce::AudioProcessor, private juce::AudioProc
   static juce::File resolveBundlePath(const juce::XmlElement& root);
   void writeControls(juce::XmlElement& root) const;
   juce::String restoreControls(const juce::XmlElement& controls);
+  void restoreBundle(const juce::XmlElement& root);
+  void writeAudioStart(juce::XmlElement& root) const;
+  void restoreAudioStart(const juce::XmlElement* audio);
 
   Voices voices_;
   OneShot* current_ = nullptr;  // audio thread
@@ -160,6 +170,8 @@ class LatentPlayProcessor : public juce::AudioProcessor, private juce::AudioProc
   // A saved bundle that could not be loaded (missing or broken): kept in the state, so that
   // saving again loses nothing, until the producer chooses another bundle.
   juce::File unloaded_saved_bundle_;
+  juce::File audio_file_;  // under status_lock_: the file behind the regenerator's audio start
+  juce::String audio_refused_path_, audio_refused_reason_;  // under status_lock_: the last file refused
   juce::String unloaded_saved_model_id_, unloaded_reason_;
 
   std::atomic<float>* mix_ = nullptr;

@@ -24,8 +24,24 @@ void Regenerator::setEngine(std::shared_ptr<const Engine> engine) {
     has_engine_.store(engine != nullptr);
     engine_ = std::move(engine);
     engine_serial_.fetch_add(1);
+    audio_start_.reset();
+    audio_serial_.store(0);
   }
   wake_.post();
+}
+
+void Regenerator::setAudioStart(std::shared_ptr<const AudioStart> start) {
+  {
+    std::lock_guard<std::mutex> lock(engine_mutex_);
+    audio_serial_.store(start != nullptr ? ++audio_serials_made_ : 0);
+    audio_start_ = std::move(start);
+  }
+  wake_.post();
+}
+
+std::shared_ptr<const AudioStart> Regenerator::audioStart() const {
+  std::lock_guard<std::mutex> lock(engine_mutex_);
+  return audio_start_;
 }
 
 std::shared_ptr<const Engine> Regenerator::engine() const {
@@ -46,6 +62,7 @@ RenderKey Regenerator::wantedKey() const {
   key.mix = parameters_.mix->load();
   key.detail = parameters_.detail->load();
   key.rate = host_rate_.load();
+  key.audio_serial = audio_serial_.load();
   return key;
 }
 
@@ -89,10 +106,17 @@ juce::String Regenerator::lastError() const {
   return last_error_;
 }
 
-std::vector<float> Regenerator::render(const Engine& engine, const RenderKey& key) {
+std::vector<float> Regenerator::render(const Engine& engine, const AudioStart* audio, const RenderKey& key) {
   const Bundle& bundle = engine.bundle();
   ControlTargets targets;
   for (int k = 0; k < kNumControls; ++k) targets[k] = bundle.controls[k].valueAt(key.controls[k]);
+  if (audio != nullptr) {  // a loaded file: its prepared audio is the original
+    std::vector<float> wet = engine.regenerate(*audio, targets, key.rate, key.detail);
+    if (key.mix >= 1.0f) return wet;
+    const std::vector<float> dry = engine.dry(*audio, key.rate);
+    for (size_t i = 0; i < wet.size() && i < dry.size(); ++i) wet[i] = key.mix * wet[i] + (1.0f - key.mix) * dry[i];
+    return wet;
+  }
   std::vector<float> wet = engine.regenerate(key.sample, targets, key.rate, key.detail);
   if (key.mix >= 1.0f) return wet;
   RenderKey dry_key = key;
@@ -110,12 +134,18 @@ std::vector<float> Regenerator::render(const Engine& engine, const RenderKey& ke
 std::unique_ptr<OneShot> Regenerator::renderShot(const std::shared_ptr<const Engine>& engine, const RenderKey& key) {
   RenderKey clamped = key;
   clamped.sample = juce::jlimit(0, static_cast<int>(engine->bundle().samples.size()) - 1, key.sample);
+  std::shared_ptr<const AudioStart> audio;
+  if (key.audio_serial != 0) {
+    std::lock_guard<std::mutex> lock(engine_mutex_);
+    if (audio_serial_.load() == key.audio_serial) audio = audio_start_;
+  }
   try {
+    if (key.audio_serial != 0 && audio == nullptr) throw std::runtime_error("the loaded audio was replaced");
     auto shot = std::make_unique<OneShot>();
     shot->key = key;
     {
       std::lock_guard<std::mutex> lock(render_mutex_);
-      shot->audio = render(*engine, clamped);
+      shot->audio = render(*engine, audio.get(), clamped);
     }
     for (const float value : shot->audio)  // what reaches the voices is always finite
       if (!std::isfinite(value)) throw std::runtime_error("the decoder produced non-finite samples (NaN or Inf)");

@@ -33,9 +33,10 @@ struct RenderKey {
   float mix = 1.0f;
   float detail = 0.0f;  // how much of the sample's own residual (original − reconstruction) is added
   double rate = 0.0;
+  std::uint64_t audio_serial = 0;  // a loaded audio file as the start (Regenerator::setAudioStart); 0: `sample`
   bool operator==(const RenderKey& other) const {
     return engine_serial == other.engine_serial && sample == other.sample && controls == other.controls &&
-           mix == other.mix && detail == other.detail && rate == other.rate;
+           mix == other.mix && detail == other.detail && rate == other.rate && audio_serial == other.audio_serial;
   }
   bool operator!=(const RenderKey& other) const { return !(*this == other); }
 };
@@ -59,8 +60,13 @@ class Regenerator : private juce::Thread {
   explicit Regenerator(ParameterSource parameters);
   ~Regenerator() override;
 
-  // Message thread. nullptr = no usable bundle (silence).
+  // Message thread. nullptr = no usable bundle (silence). A new bundle also clears the audio start
+  // (its latent point belongs to the previous model).
   void setEngine(std::shared_ptr<const Engine> engine);
+  // Message thread: start from a loaded audio file instead of the Sample parameter's sample
+  // (nullptr: back to the sample). Made by the current engine's start_from_audio.
+  void setAudioStart(std::shared_ptr<const AudioStart> start);
+  std::shared_ptr<const AudioStart> audioStart() const;
   std::shared_ptr<const Engine> engine() const;
   std::pair<std::shared_ptr<const Engine>, std::uint64_t> engineWithSerial() const;
 
@@ -102,7 +108,7 @@ class Regenerator : private juce::Thread {
   // The one-shot for `key` with the given engine (worker, or the audio thread offline), or
   // nullptr with lastError() set. Serialised on render_mutex_ (the dry cache).
   std::unique_ptr<OneShot> renderShot(const std::shared_ptr<const Engine>& engine, const RenderKey& key);
-  std::vector<float> render(const Engine& engine, const RenderKey& key);
+  std::vector<float> render(const Engine& engine, const AudioStart* audio, const RenderKey& key);
 
   ParameterSource parameters_;
   std::atomic<double> host_rate_{44100.0};
@@ -112,6 +118,9 @@ class Regenerator : private juce::Thread {
 
   mutable std::mutex engine_mutex_;  // message thread <-> worker, never the audio thread
   std::shared_ptr<const Engine> engine_;
+  std::shared_ptr<const AudioStart> audio_start_;  // under engine_mutex_
+  std::atomic<std::uint64_t> audio_serial_{0};     // 0 while there is none
+  std::uint64_t audio_serials_made_ = 0;           // message thread
 
   std::atomic<OneShot*> published_{nullptr};
   juce::AbstractFifo retired_fifo_{64};

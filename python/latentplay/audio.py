@@ -49,6 +49,7 @@ class PrepConfig:
     duration_s: float = 0.3
     fade_out: float = 0.1
     onset_threshold_db: float = ONSET_THRESHOLD_DB
+    silence_threshold_dbfs: float = SILENCE_THRESHOLD_DBFS
 
     @property
     def num_samples(self) -> int:
@@ -201,7 +202,7 @@ def prepare_one_shot(audio: np.ndarray, sample_rate: int, config: PrepConfig) ->
     Raises UnusableAudio for empty, non-finite or silent input.
     """
     mono = to_mono(np.asarray(audio, dtype=np.float64))
-    check_usable(mono)
+    check_usable(mono, config.silence_threshold_dbfs)
     at_model_rate = resample(mono, sample_rate, config.sample_rate)
     trimmed = at_model_rate[onset_index(at_model_rate, config.onset_threshold_db):]
     normalised = trimmed / np.abs(trimmed).max()
@@ -209,21 +210,21 @@ def prepare_one_shot(audio: np.ndarray, sample_rate: int, config: PrepConfig) ->
     return apply_fade_out(fitted, config.fade_out).astype(np.float32)
 
 
-def check_usable(mono: np.ndarray) -> None:
+def check_usable(mono: np.ndarray, silence_threshold_dbfs: float = SILENCE_THRESHOLD_DBFS) -> None:
     if mono.size == 0:
         raise UnusableAudio("empty (0 samples)")
     if not np.all(np.isfinite(mono)):
         raise UnusableAudio("contains NaN or infinite samples")
     peak = np.abs(mono).max()
-    if peak < 10.0 ** (SILENCE_THRESHOLD_DBFS / 20.0):
-        raise UnusableAudio(f"silent (peak below {SILENCE_THRESHOLD_DBFS:.0f} dBFS)")
+    if peak < 10.0 ** (silence_threshold_dbfs / 20.0):
+        raise UnusableAudio(f"silent (peak below {silence_threshold_dbfs:.0f} dBFS)")
 
 
 def load_one_shot(path: Path, config: PrepConfig) -> tuple[np.ndarray, SourceInfo]:
     """Read and prepare one file. Raises UnusableAudio with the reason."""
     frames, rate, subtype = read_audio(path)
     mono = to_mono(frames)
-    check_usable(mono)
+    check_usable(mono, config.silence_threshold_dbfs)
     onset_s = onset_index(mono, config.onset_threshold_db) / rate
     info = SourceInfo(rate, frames.shape[1], frames.shape[0], subtype, onset_s)
     return prepare_one_shot(mono, rate, config), info

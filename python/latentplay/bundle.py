@@ -130,7 +130,8 @@ class Bundle:
         """How any audio becomes this model's input (the sidecar's prep, rate and length)."""
         prep = self.sidecar["prep"]
         return PrepConfig(sample_rate=self.sample_rate, duration_s=self.length / self.sample_rate,
-                          fade_out=prep["fade_out"], onset_threshold_db=prep["onset_threshold_db"])
+                          fade_out=prep["fade_out"], onset_threshold_db=prep["onset_threshold_db"],
+                          silence_threshold_dbfs=prep["silence_threshold_dbfs"])
 
     @property
     def has_originals(self) -> bool:

@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
                                "it holds the nearest-other baseline)")
     evaluate.add_argument("--json", type=Path, help="also write the full report as JSON")
     evaluate.add_argument("--sweep-samples", type=int, default=8)
+    evaluate.add_argument("--detail", type=float, default=0.0,
+                          help="sweep the controls with the plugin's Detail at this value (0..1)")
     evaluate.add_argument("--targets", action="store_true",
                           help="also print the real-kick benchmark's targets, met or missed (docs/training.md)")
     evaluate.set_defaults(handler=cmd_eval)
@@ -274,28 +276,36 @@ def cmd_plot(args) -> int:
 
 
 def cmd_regen(args) -> int:
-    from latentplay.audio import write_wav
-    from latentplay.render import ReferenceRenderer
+    import numpy as np
 
     from latentplay import _engine
+    from latentplay.audio import UnusableAudio, read_audio, write_wav
+    from latentplay.bundle import load_bundle
 
-    if args.wav and args.detail:
-        raise ValueError("--detail needs --sample: a WAV's own residual is not supported yet")
     if not 0.0 <= args.detail <= 1.0:
         raise ValueError(f"--detail {args.detail}: expected 0..1")
-    renderer = ReferenceRenderer(args.bundle)  # prepares and encodes a WAV as training did
-    engine = _engine.Engine(str(args.bundle))  # the plugin's code: project, decode, Detail
-    start = renderer.encode_file(args.wav) if args.wav else renderer.bundle.find_sample(args.sample).index
+    bundle = load_bundle(args.bundle)
+    engine = _engine.Engine(str(args.bundle))  # the plugin's code: prepare, encode, project, decode, Detail
+    if args.wav:
+        try:
+            frames, rate, _ = read_audio(args.wav)
+            start = engine.start_from_audio(frames.astype(np.float32), rate)
+        except (UnusableAudio, _engine.UnusableAudio) as error:
+            raise ValueError(f"{args.wav}: {error}") from None
+        latent = start.latent
+    else:
+        start = bundle.find_sample(args.sample).index
+        latent = bundle.samples[start].latent
     asked = {name: getattr(args, name) for name in CONTROL_UNITS if getattr(args, name) is not None}
-    own = engine.own_controls(engine.samples[start]["latent"] if isinstance(start, int) else start)
-    audio = engine.regenerate(start, asked, 0.0, args.detail) if args.detail else engine.regenerate(start, asked)
-    write_wav(args.out, audio, renderer.bundle.sample_rate)
+    own = engine.own_controls(latent)
+    audio = engine.regenerate(start, asked, 0.0, args.detail)
+    write_wav(args.out, audio, bundle.sample_rate)
     for name, unit in CONTROL_UNITS.items():
         target = asked.get(name, own[name])
         print(f"  {name:10s} {own[name]:9.2f} -> {target:9.2f} {unit}")
     detail = f", Detail {args.detail:g}" if args.detail else ""
-    print(f"Wrote {args.out} ({len(audio)} samples at {renderer.bundle.sample_rate} Hz{detail})")
-    if args.detail and not engine.has_originals:
+    print(f"Wrote {args.out} ({len(audio)} samples at {bundle.sample_rate} Hz{detail})")
+    if args.detail and not args.wav and not engine.has_originals:
         print("  (this bundle holds no audio: Detail adds nothing)")
     return 0
 
@@ -303,7 +313,9 @@ def cmd_regen(args) -> int:
 def cmd_eval(args) -> int:
     from latentplay.evaluate import evaluate_bundle, print_report, print_targets, write_report
 
-    report = evaluate_bundle(args.bundle, args.data, sweep_samples=args.sweep_samples)
+    if not 0.0 <= args.detail <= 1.0:
+        raise ValueError(f"--detail {args.detail}: expected 0..1")
+    report = evaluate_bundle(args.bundle, args.data, sweep_samples=args.sweep_samples, detail=args.detail)
     print_report(report)
     if args.targets:
         print_targets(report)

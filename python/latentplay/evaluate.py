@@ -181,14 +181,25 @@ def sweep_sample_indices(count: int, wanted: int = SWEEP_SAMPLES) -> list[int]:
     return sorted(set(np.linspace(0, count - 1, min(wanted, count)).round().astype(int).tolist()))
 
 
-def control_sweeps(renderer: ReferenceRenderer, sample_indices: list[int]) -> dict[str, list[ControlSweep]]:
+def control_sweeps(renderer: ReferenceRenderer, sample_indices: list[int],
+                   detail: float = 0.0) -> dict[str, list[ControlSweep]]:
+    """Each control swept over its range on each sample. With ``detail`` the one-shots are the
+    plugin's (the C++ engine) with the sample's own residual added, as its Detail parameter does."""
+    if detail:
+        from latentplay import _engine
+
+        engine = _engine.Engine(str(renderer.bundle.path))
+
+        def regenerate(index: int, controls: dict) -> np.ndarray:
+            return engine.regenerate(index, controls, 0.0, detail)
+    else:
+        regenerate = renderer.regenerate
     sweeps = {}
     for name in CONTROL_NAMES:
         asked = sweep_values(renderer, name)
         sweeps[name] = [
             ControlSweep(renderer.bundle.samples[index].path, asked.tolist(),
-                         [measure_control(renderer, name, renderer.regenerate(index, {name: value}))
-                          for value in asked])
+                         [measure_control(renderer, name, regenerate(index, {name: value})) for value in asked])
             for index in sample_indices]
     return sweeps
 
@@ -213,11 +224,12 @@ def range_check(renderer: ReferenceRenderer) -> dict[str, dict]:
     return checks
 
 
-def evaluate_bundle(bundle_path: Path, data_roots: list[Path] | Path, sweep_samples: int = SWEEP_SAMPLES) -> dict:
+def evaluate_bundle(bundle_path: Path, data_roots: list[Path] | Path, sweep_samples: int = SWEEP_SAMPLES,
+                    detail: float = 0.0) -> dict:
     renderer = ReferenceRenderer(bundle_path)
     data_roots = [data_roots] if isinstance(data_roots, (str, Path)) else list(data_roots)
     reconstruction = reconstruction_report(renderer, data_roots)
-    sweeps = control_sweeps(renderer, sweep_sample_indices(len(renderer.bundle.samples), sweep_samples))
+    sweeps = control_sweeps(renderer, sweep_sample_indices(len(renderer.bundle.samples), sweep_samples), detail)
     ranges = range_check(renderer)
     controls = {}
     for control in renderer.bundle.controls:
@@ -232,6 +244,7 @@ def evaluate_bundle(bundle_path: Path, data_roots: list[Path] | Path, sweep_samp
         "reconstruction": reconstruction,
         "controls": controls,
         "sweeps_over": "the bundle's own samples",
+        "sweeps_detail": detail,
         "sweeps": {name: [asdict(s) for s in rows] for name, rows in sweeps.items()},
     }
 
@@ -268,7 +281,8 @@ def print_report(report: dict) -> None:
     console.print(table)
     if "quality" in reconstruction:
         console.print(reconstruction["quality"]["summary"])
-    table = Table(title=f"Controls: range, and sweeps across it over {report['sweeps_over']}")
+    detail = f", Detail {report['sweeps_detail']:g}" if report.get("sweeps_detail") else ""
+    table = Table(title=f"Controls: range, and sweeps across it over {report['sweeps_over']}{detail}")
     for column in ("control", "range", "physical bounds", "Spearman ρ", "median |error|"):
         table.add_column(column, justify="left" if column == "control" else "right")
     for name, row in report["controls"].items():

@@ -60,6 +60,15 @@ int sample_index_of(const Engine& engine, const py::object& sample) {
   return index;
 }
 
+RawAudio raw_audio(const py::array_t<float, py::array::c_style | py::array::forcecast>& frames, double rate) {
+  if (frames.ndim() != 1 && frames.ndim() != 2) throw UsageError("frames: expected (frames,) or (frames, channels)");
+  RawAudio audio;
+  audio.channels = frames.ndim() == 2 ? static_cast<int>(frames.shape(1)) : 1;
+  audio.interleaved.assign(frames.data(), frames.data() + frames.size());
+  audio.sample_rate = rate;
+  return audio;
+}
+
 bool is_sample(const py::object& start) { return py::isinstance<py::str>(start) || py::isinstance<py::int_>(start); }
 
 Eigen::VectorXd starting_point(const Engine& engine, const py::object& start) {
@@ -104,6 +113,12 @@ PYBIND11_MODULE(_engine, m) {
   m.doc() = "LatentPlay's C++ engine (libtorch + Eigen + libsoxr), the code the plugin runs.";
   py::register_exception<BundleError>(m, "BundleError", PyExc_ValueError);
   py::register_exception<UsageError>(m, "UsageError", PyExc_ValueError);
+  py::register_exception<UnusableAudio>(m, "UnusableAudio", PyExc_ValueError);
+
+  py::class_<AudioStart>(m, "AudioStart", "A starting point made from any audio (Engine.start_from_audio).")
+      .def_property_readonly("latent", [](const AudioStart& s) { return s.latent; })
+      .def_property_readonly("original", [](const AudioStart& s) { return to_array(std::vector<float>(s.original)); })
+      .def_property_readonly("residual", [](const AudioStart& s) { return to_array(std::vector<float>(s.residual)); });
 
   m.def("check_bundle", [](const std::string& folder) { load_bundle(folder); },
         "Read and check a bundle folder (sidecar rules, files, hashes) without loading the model.");
@@ -188,6 +203,33 @@ PYBIND11_MODULE(_engine, m) {
              return e.encode(input);
            },
            py::arg("audio"))
+      .def("prepare",
+           [](const Engine& e, const py::array_t<float, py::array::c_style | py::array::forcecast>& frames,
+              double rate) { return to_array(prepare_one_shot(raw_audio(frames, rate), e.bundle())); },
+           py::arg("frames"), py::arg("rate"),
+           "Audio (frames, or frames × channels) at `rate` -> the encoder's input, as the plugin prepares a "
+           "dropped file. Raises UnusableAudio with the reason.")
+      .def("start_from_audio",
+           [](const Engine& e, const py::array_t<float, py::array::c_style | py::array::forcecast>& frames,
+              double rate) {
+             const RawAudio audio = raw_audio(frames, rate);
+             py::gil_scoped_release release;
+             return e.start_from_audio(audio);
+           },
+           py::arg("frames"), py::arg("rate"), "prepare + encode + the residual: a starting point for regenerate/dry.")
+      .def("regenerate",
+           [](const Engine& e, const AudioStart& start, const py::dict& controls, double rate, double detail) {
+             const ControlTargets targets = to_targets(controls);
+             std::vector<float> audio;
+             {
+               py::gil_scoped_release release;
+               audio = e.regenerate(start, targets, rate, detail);
+             }
+             return to_array(std::move(audio));
+           },
+           py::arg("start"), py::arg("controls") = py::dict(), py::arg("rate") = 0.0, py::arg("detail") = 0.0)
+      .def("dry", [](const Engine& e, const AudioStart& start, double rate) { return to_array(e.dry(start, rate)); },
+           py::arg("start"), py::arg("rate") = 0.0)
       .def("regenerate",
            [](const Engine& e, const py::object& start, const py::dict& controls, double rate, double detail) {
              const ControlTargets targets = to_targets(controls);

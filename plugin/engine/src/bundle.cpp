@@ -140,6 +140,7 @@ Bundle load_bundle(const std::string& folder) {
   bundle.sample_rate = sidecar["sample_rate"].get<int>();
   bundle.length = sidecar["length"].get<int>();
   bundle.latent_dim = sidecar["latent_dim"].get<int>();
+  bundle.prep.silence_threshold_dbfs = sidecar["prep"]["silence_threshold_dbfs"].get<double>();
   bundle.prep.onset_threshold_db = sidecar["prep"]["onset_threshold_db"].get<double>();
   bundle.prep.fade_out = sidecar["prep"]["fade_out"].get<double>();
   for (size_t k = 0; k < kNumControls; ++k) bundle.controls[k] = control_of(sidecar["controls"][k]);

@@ -82,15 +82,51 @@ Eigen::VectorXd Engine::encode(const std::vector<float>& audio) const {
   return Eigen::Map<const Eigen::VectorXf>(latent.data(), latent.size()).cast<double>();
 }
 
+namespace {
+
+void add_residual(std::vector<float>& audio, const std::vector<float>& residual, double detail) {
+  if (!std::isfinite(detail)) throw UsageError("detail is not finite");
+  if (detail == 0.0) return;
+  for (size_t i = 0; i < audio.size() && i < residual.size(); ++i) audio[i] += static_cast<float>(detail) * residual[i];
+}
+
+}  // namespace
+
 std::vector<float> Engine::regenerate(int sample_index, const ControlTargets& targets, double output_rate,
                                       double detail) const {
-  if (!std::isfinite(detail)) throw UsageError("detail is not finite");
   std::vector<float> audio = decode(move(sample_latent(sample_index), targets));
-  if (detail != 0.0 && has_originals()) {
-    const std::vector<float>& own_residual = residual(sample_index);
-    for (size_t i = 0; i < audio.size(); ++i) audio[i] += static_cast<float>(detail) * own_residual[i];
-  }
+  if (has_originals()) add_residual(audio, residual(sample_index), detail);
   return to_rate(std::move(audio), output_rate);
+}
+
+AudioStart Engine::start_from_audio(const RawAudio& audio) const {
+  AudioStart start;
+  start.original = prepare_one_shot(audio, bundle_);
+  start.latent = encode(start.original);
+  if (!start.latent.allFinite()) throw UnusableAudio("the encoder produced a non-finite latent point");
+  const std::vector<float> reconstruction = decode(start.latent);
+  start.residual = start.original;
+  for (size_t i = 0; i < start.residual.size(); ++i) start.residual[i] -= reconstruction[i];
+  return start;
+}
+
+AudioStart Engine::start_from_latent(const Eigen::VectorXd& latent) const {
+  AudioStart start;
+  start.latent = latent;
+  start.original = decode(latent);  // checks the latent's size and values
+  start.residual.assign(start.original.size(), 0.0f);
+  return start;
+}
+
+std::vector<float> Engine::regenerate(const AudioStart& start, const ControlTargets& targets, double output_rate,
+                                      double detail) const {
+  std::vector<float> audio = decode(move(start.latent, targets));
+  add_residual(audio, start.residual, detail);
+  return to_rate(std::move(audio), output_rate);
+}
+
+std::vector<float> Engine::dry(const AudioStart& start, double output_rate) const {
+  return to_rate(start.original, output_rate);
 }
 
 std::vector<float> Engine::regenerate(const Eigen::VectorXd& latent, const ControlTargets& targets,

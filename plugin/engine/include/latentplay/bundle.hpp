@@ -32,8 +32,9 @@ struct Sample {
 
 // How any audio becomes the encoder's input (the sidecar's "prep"; latentplay.audio).
 struct Prep {
-  double onset_threshold_db = 0;  // the one-shot starts at the first sample this far below the peak (dB)
-  double fade_out = 0;            // fraction of the length faded out linearly at the end
+  double silence_threshold_dbfs = 0;  // audio whose peak is below this is refused as silent
+  double onset_threshold_db = 0;      // the one-shot starts at the first sample this far below the peak (dB)
+  double fade_out = 0;                // fraction of the length faded out linearly at the end
 };
 
 struct Bundle {

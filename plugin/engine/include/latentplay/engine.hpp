@@ -15,12 +15,21 @@
 
 #include "latentplay/bundle.hpp"
 #include "latentplay/model.hpp"
+#include "latentplay/prep.hpp"
 #include "latentplay/projector.hpp"
 
 namespace latentplay {
 
 // One optional target per control, in kControlNames order; empty = keep the start's own value.
 using ControlTargets = std::array<std::optional<double>, kNumControls>;
+
+// A starting point from any audio (a WAV dropped on the plugin): the prepared one-shot is its
+// "original" for Mix and Detail, as a bundle sample's is.
+struct AudioStart {
+  Eigen::VectorXd latent;          // the encoder's output for `original`
+  std::vector<float> original;     // prepared (model rate, model length)
+  std::vector<float> residual;     // original − D(latent)
+};
 
 class Engine {
  public:
@@ -54,6 +63,17 @@ class Engine {
   // The dry side of Mix: the sample's original one-shot when the bundle holds it, else the
   // model's reconstruction D(z); at `output_rate` (0 = the model rate).
   std::vector<float> dry(int sample_index, double output_rate) const;
+
+  // Any audio as a starting point: prepared as the bundle says (prep.hpp), encoded, its
+  // reconstruction decoded. Throws UnusableAudio (with the reason) for audio that cannot be one.
+  AudioStart start_from_audio(const RawAudio& audio) const;
+  // A starting point from a stored latent point whose audio is gone: its "original" is its own
+  // reconstruction (Mix blends the model with itself; Detail adds nothing).
+  AudioStart start_from_latent(const Eigen::VectorXd& latent) const;
+  // The same as for a sample: D(z') + detail · residual, and the dry side (the prepared audio).
+  std::vector<float> regenerate(const AudioStart& start, const ControlTargets& targets, double output_rate,
+                                double detail) const;
+  std::vector<float> dry(const AudioStart& start, double output_rate) const;
   bool has_originals() const { return !originals_.empty(); }
   // The original one-shot as prepared (model rate); empty without originals.
   std::vector<float> original(int sample_index) const;
