@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="ramp a parameter across the clip (or the fraction START..END of it); "
                              "FROM/TO may be min or max")
     render.add_argument("--detail", type=float, help="the plugin's Detail, 0..1 (the same as --set detail=...)")
+    render.add_argument("--wav", type=Path, help="start from any audio file instead of a bundle sample")
     render.add_argument("--sr", type=int, default=48000)
     render.add_argument("--out", type=Path, required=True)
     render.add_argument("--plot", type=Path, help="also draw waveform, spectrogram and the latent path")
@@ -339,13 +340,18 @@ def cmd_render(args) -> int:
     plugin = host.load_instrument(args.plugin, bundle)
     ranges = host.parameter_ranges(plugin)
     automations = [host.Automation.parse(text, ranges) for text in args.automate]
-    host.apply_preset(plugin, bundle, settings)
+    if args.wav:  # the file is the start (its own control values), then the given settings
+        host.load_audio_file(plugin, args.wav, bundle)
+        host.apply_settings(plugin, {name: value for name, value in settings.items() if name != "sample"})
+    else:
+        host.apply_preset(plugin, bundle, settings)
     audio, in_force = host.render_notes(plugin, notes, automations, args.sr)
     write_wav(args.out, audio.T, args.sr)
     print(f"Wrote {args.out} ({audio.shape[1] / args.sr:.2f} s, {len(notes)} notes, {args.sr} Hz, stereo)")
     if args.plot:
-        sample = int(round(plugin.parameters["sample"].raw_value * SAMPLE_PARAMETER_STEPS))
-        path = host.latent_path(bundle, in_force, sample)
+        start = host.loaded_latent(plugin) if args.wav else \
+            int(round(plugin.parameters["sample"].raw_value * SAMPLE_PARAMETER_STEPS))
+        path = host.latent_path(bundle, in_force, start)
         print(f"Wrote {host.plot_render(audio, args.sr, bundle, path, args.plot)}")
     return 0
 

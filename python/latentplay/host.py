@@ -147,6 +147,41 @@ def snap_to_sample(plugin, bundle: Path, index: int) -> None:
         plugin.parameters[name].raw_value = position
 
 
+def load_audio_file(plugin, path: Path, bundle: Path | None = None) -> None:
+    """Any audio file as the plugin's starting point, through its state (as a host without the
+    editor does): the plugin prepares and encodes it. With ``bundle`` (the one the plugin plays)
+    the five controls are then set to the file's own values, as the editor's drop does, so that
+    it sounds as itself. Raises ValueError with the plugin's reason when it refuses the file (the
+    sound is then unchanged)."""
+    import xml.etree.ElementTree as ET
+
+    from latentplay.plugin_state import plugin_state, with_plugin_state
+
+    state = plugin_state(plugin.raw_state)
+    for old in state.findall("audio") + state.findall("audio_refused"):
+        state.remove(old)
+    ET.SubElement(state, "audio", path=str(Path(path).resolve()), latent="")
+    plugin.raw_state = with_plugin_state(plugin.raw_state, state)
+    refused = plugin_state(plugin.raw_state).find("audio_refused")
+    if refused is not None:
+        raise ValueError(f"{path}: {refused.get('reason')}")
+    if bundle is not None:
+        from latentplay import _engine
+
+        for name, position in _engine.Engine(str(bundle)).own_positions(loaded_latent(plugin)).items():
+            plugin.parameters[name].raw_value = position
+
+
+def loaded_latent(plugin) -> np.ndarray:
+    """The latent point of the audio file the plugin plays from (its state's <audio>)."""
+    from latentplay.plugin_state import plugin_state
+
+    audio = plugin_state(plugin.raw_state).find("audio")
+    if audio is None:
+        raise ValueError("the plugin plays a bundle sample, not a loaded file")
+    return np.array([float(value) for value in audio.get("latent").split()])
+
+
 def apply_preset(plugin, bundle: Path, settings: dict[str, float]) -> None:
     """Settings as a preset means them: a sample (if any) with its own control values first, then
     every other value given."""
@@ -204,12 +239,13 @@ def render_chunk(plugin, midi: list, samples: int, sample_rate: int, reset: bool
     return audio[:, :samples]
 
 
-def latent_path(bundle: Path, in_force: list[dict[str, float]], sample: int) -> np.ndarray:
-    """(notes, 2): the PC1/PC2 coordinates of the latent point each note played."""
+def latent_path(bundle: Path, in_force: list[dict[str, float]], start: int | np.ndarray) -> np.ndarray:
+    """(notes, 2): the PC1/PC2 coordinates of the latent point each note played, from a bundle
+    sample (its index) or a loaded file's latent point."""
     from latentplay import _engine
 
     engine = _engine.Engine(str(bundle))
-    latent = engine.samples[sample]["latent"]
+    latent = engine.samples[start]["latent"] if isinstance(start, (int, np.integer)) else start
     points = []
     for positions in in_force:
         moved = engine.own_controls(engine.move(latent, engine.targets_at(positions)))

@@ -10,7 +10,8 @@ prepared file as the original for Mix and Detail. Bad files leave the sound as i
 from __future__ import annotations
 
 import glob
-import xml.etree.ElementTree as ET
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,11 +21,13 @@ import soxr
 from latentplay import _engine
 from latentplay.audio import load_one_shot, write_wav
 from latentplay.bundle import load_bundle
+from latentplay.host import load_audio_file
 from latentplay.render import ReferenceRenderer
 
-from tests.plugin.state import plugin_state, with_plugin_state
+from latentplay.plugin_state import plugin_state, with_plugin_state
 
 RATE = 48000
+ROOT = Path(__file__).resolve().parents[2]
 HYDROGEN_KICKS = sorted(glob.glob("/usr/share/hydrogen/data/drumkits/*/*[Kk]ick*.wav"))
 
 
@@ -75,14 +78,6 @@ def test_unusable_audio_gets_the_python_loader_reason(engine, frames, reason):
         engine.prepare(frames.astype(np.float32), 44100)
 
 
-def load_through_state(plugin, path) -> None:
-    state = plugin_state(plugin.raw_state)
-    for old in state.findall("audio"):
-        state.remove(old)
-    ET.SubElement(state, "audio", path=str(path), latent="")
-    plugin.raw_state = with_plugin_state(plugin.raw_state, state)
-
-
 def note(plugin, **settings) -> np.ndarray:
     for name, value in settings.items():
         setattr(plugin, name, value)
@@ -94,7 +89,7 @@ def test_a_wav_loaded_through_the_state_is_encoded_as_python_does_and_plays(load
                                                                             real_kicks, tmp_path):
     path = as_file(real_kicks[0], tmp_path, 48000, "PCM_24", 2)
     plugin = load_plugin(smoke_export[2])
-    load_through_state(plugin, path)
+    load_audio_file(plugin, path)
     saved = plugin_state(plugin.raw_state).find("audio")
     assert saved is not None and saved.get("path") == str(path)
     latent = np.array([float(v) for v in saved.get("latent").split()])
@@ -126,7 +121,8 @@ def test_a_bad_file_is_refused_with_its_reason_and_the_sound_unchanged(load_plug
         write_wav(path, np.array([0.5, np.inf, 0.1] * 100, dtype=np.float32), 44100)
     plugin = load_plugin(smoke_export[2])
     before = note(plugin)
-    load_through_state(plugin, path)
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        load_audio_file(plugin, path)
     state = plugin_state(plugin.raw_state)
     refused = state.find("audio_refused")
     assert refused is not None and refused.get("path") == str(path) and reason in refused.get("reason")
@@ -137,7 +133,7 @@ def test_a_bad_file_is_refused_with_its_reason_and_the_sound_unchanged(load_plug
 def test_a_saved_point_plays_when_its_file_is_gone(load_plugin, smoke_export, engine, real_kicks, tmp_path):
     path = as_file(real_kicks[1], tmp_path, 44100, "PCM_16", 1)
     plugin = load_plugin(smoke_export[2])
-    load_through_state(plugin, path)
+    load_audio_file(plugin, path)
     saved = plugin_state(plugin.raw_state)
     path.unlink()
     restored = load_plugin(smoke_export[2])
@@ -149,3 +145,22 @@ def test_a_saved_point_plays_when_its_file_is_gone(load_plugin, smoke_export, en
                                                                                "release")})
     expected = engine.regenerate(latent, targets, RATE)
     assert np.max(np.abs(note(restored, mix=1.0)[:len(expected)] - expected)) < 1e-6
+
+
+def test_render_and_regen_start_from_a_wav(smoke_export, engine, real_kicks, tmp_path):
+    from latentplay.cli import main
+
+    path = as_file(real_kicks[2], tmp_path, 48000, "PCM_16", 2)
+    groove = ROOT / "presets" / "demo-groove.mid"
+    outputs = {}
+    for name, extra in (("sample", []), ("wav", ["--wav", str(path)])):
+        out = tmp_path / f"{name}.wav"
+        assert main(["render", "--midi", str(groove), "--bundle", str(smoke_export[2]), "--out", str(out),
+                     *extra]) == 0
+        outputs[name] = soundfile.read(str(out), dtype="float32")[0]
+    assert np.max(np.abs(outputs["wav"])) > 0.01 and not np.allclose(outputs["wav"], outputs["sample"], atol=1e-3)
+    regen = tmp_path / "regen.wav"
+    assert main(["regen", str(smoke_export[2]), "--wav", str(path), "--detail", "1", "--out", str(regen)]) == 0
+    start = engine.start_from_audio(soundfile.read(str(path), dtype="float32", always_2d=True)[0], 48000)
+    # at its own values with Detail 1: the prepared file itself
+    assert np.max(np.abs(soundfile.read(str(regen), dtype="float32")[0] - start.original)) < 1e-6

@@ -18,7 +18,7 @@ import torch
 from latentplay import _engine
 from latentplay.bundle import DECODER_NAME, load_bundle
 from tests.export.malformed import MALFORMED, _replace_file, make_copy
-from tests.plugin.state import plugin_state, with_plugin_state
+from latentplay.plugin_state import plugin_state, with_plugin_state
 from tests.plugin.test_pedalboard import CONTROLS, at, expected_one_shot, note, render
 
 ROOT = Path(__file__).resolve().parents[2]

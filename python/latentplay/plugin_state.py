@@ -31,7 +31,8 @@ def _to_juce_base64(data: bytes) -> str:
 
 def _xml_from_binary(data: bytes) -> ET.Element:
     magic, size = struct.unpack("<4sI", data[:8])
-    assert magic == MAGIC, f"not a JUCE XML blob: {data[:8]!r}"
+    if magic != MAGIC:
+        raise ValueError(f"not a JUCE XML state (starts with {data[:8]!r})")
     return ET.fromstring(data[8:8 + size].decode("utf-8"))
 
 
