@@ -2,8 +2,6 @@
 
 #include <cmath>
 
-#include "BandLimited.h"
-
 namespace latentplay {
 
 void Voices::setSampleRate(double rate) {
@@ -81,9 +79,15 @@ void Voices::render(juce::AudioBuffer<float>& buffer, int start, int count, floa
         stop(voice);
         break;
       }
-      // Key tracking by resampling: band-limited, so that a note played up does not alias.
-      float value = voice.rate == 1.0 ? audio[static_cast<size_t>(voice.position)]
-                                      : BandLimited::read(audio, voice.position, voice.rate);
+      float value;
+      if (voice.rate == 1.0) {
+        value = audio[static_cast<size_t>(voice.position)];
+      } else {  // key tracking: linear interpolation between neighbours
+        const auto index = static_cast<size_t>(voice.position);
+        const float fraction = static_cast<float>(voice.position - static_cast<double>(index));
+        const float next = index + 1 < audio.size() ? audio[index + 1] : 0.0f;
+        value = audio[index] + fraction * (next - audio[index]);
+      }
       if (voice.fade_left > 0) value *= static_cast<float>(voice.fade_left--) * fade_step;
       for (int channel = 0; channel < buffer.getNumChannels(); ++channel)
         buffer.addSample(channel, i, value * gain);
