@@ -40,6 +40,7 @@ from latentplay.bundle import (CONTROLS, DECODER_NAME, ENCODER_NAME, FORMAT, ORI
 from latentplay.dataset import LoadedPack, load_pack_tree
 from latentplay.features import FEATURE_NAMES, measure_all, physical_bounds
 from latentplay.quality import check_reconstructions
+from latentplay.schema import contract
 from latentplay.training.lightning import LatentPlayModule
 
 MAX_EXPORT_DIFF = 1e-5
@@ -376,9 +377,12 @@ def files_entry(folder: Path) -> dict:
 
 
 def prep_entry(prep: PrepConfig) -> dict:
-    """The sidecar's "prep": what latentplay.audio.prepare_one_shot does, with the run's settings."""
-    return {"mono": "mean", "silence_threshold_dbfs": prep.silence_threshold_dbfs, "resampler": "soxr-hq",
-            "onset_threshold_db": prep.onset_threshold_db, "normalise": "peak", "fade_out": prep.fade_out}
+    """The sidecar's "prep": what latentplay.audio.prepare_one_shot does, with the run's settings;
+    the fixed steps (mono, resampler, normalise) are the contract's constants."""
+    fixed = {name: entry["const"] for name, entry in contract()["$defs"]["prep"]["properties"].items()
+             if "const" in entry}
+    return {**fixed, "silence_threshold_dbfs": prep.silence_threshold_dbfs,
+            "onset_threshold_db": prep.onset_threshold_db, "fade_out": prep.fade_out}
 
 
 def training_metrics(run_dir: Path, checkpoint: Path) -> dict:

@@ -110,21 +110,16 @@ std::vector<float> Regenerator::render(const Engine& engine, const AudioStart* a
   const Bundle& bundle = engine.bundle();
   ControlTargets targets;
   for (int k = 0; k < kNumControls; ++k) targets[k] = bundle.controls[k].valueAt(key.controls[k]);
-  if (audio != nullptr) {  // a loaded file: its prepared audio is the original
-    std::vector<float> wet = engine.regenerate(*audio, targets, key.rate, key.detail);
-    if (key.mix >= 1.0f) return wet;
-    const std::vector<float> dry = engine.dry(*audio, key.rate);
-    for (size_t i = 0; i < wet.size() && i < dry.size(); ++i) wet[i] = key.mix * wet[i] + (1.0f - key.mix) * dry[i];
-    return wet;
-  }
-  std::vector<float> wet = engine.regenerate(key.sample, targets, key.rate, key.detail);
+  // A loaded file's prepared audio, or the bundle sample's, is the original.
+  const AudioStart& start = audio != nullptr ? *audio : engine.sample_start(key.sample);
+  std::vector<float> wet = engine.regenerate(start, targets, key.rate, key.detail);
   if (key.mix >= 1.0f) return wet;
-  RenderKey dry_key = key;
+  RenderKey dry_key = key;  // the dry side depends on the start and the rate only
   dry_key.controls = {};
   dry_key.mix = 0.0f;
   dry_key.detail = 0.0f;
-  if (dry_key != dry_key_) {  // cached per sample and rate
-    dry_ = engine.dry(key.sample, key.rate);
+  if (dry_key != dry_key_) {
+    dry_ = engine.dry(start, key.rate);
     dry_key_ = dry_key;
   }
   for (size_t i = 0; i < wet.size() && i < dry_.size(); ++i) wet[i] = key.mix * wet[i] + (1.0f - key.mix) * dry_[i];

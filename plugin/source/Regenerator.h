@@ -127,8 +127,8 @@ class Regenerator : private juce::Thread {
   std::array<OneShot*, 64> retired_{};
 
   std::mutex render_mutex_;  // worker <-> the audio thread in offline rendering only
-  // The dry side of Mix for the selected sample: its original, or its reconstruction in a bundle
-  // without audio (Engine::dry); under render_mutex_.
+  // The dry side of Mix for the current start (a bundle sample or a loaded file): its original, or
+  // its reconstruction in a bundle without audio (Engine::dry); under render_mutex_.
   RenderKey dry_key_;
   std::vector<float> dry_;
   RenderKey last_rendered_;  // worker only

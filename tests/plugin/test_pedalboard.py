@@ -11,7 +11,6 @@ from latentplay.bundle import CONTROL_NAMES, CONTROLS as CONTROL_SPECS, SAMPLE_P
 from tests.export.malformed import MALFORMED, make_copy
 
 NOTE_ON, NOTE_OFF = 0x90, 0x80
-CONTROLS = CONTROL_NAMES
 
 
 def note(pitch: int, velocity: int, seconds: float) -> tuple[bytes, float]:
@@ -33,7 +32,7 @@ def expected_one_shot(engine, plugin, rate: float) -> np.ndarray:
     """What the engine makes for the plugin's current parameter values (the plugin stores each
     control as a float32 position in the bundle's range)."""
     targets = {}
-    for name, control in zip(CONTROLS, engine.controls):
+    for name, control in zip(CONTROL_NAMES, engine.controls):
         low, high = control["range"]
         targets[name] = low + float(np.float32(plugin.parameters[name].raw_value)) * (high - low)
     sample = int(round(plugin.parameters["sample"].raw_value * SAMPLE_PARAMETER_STEPS))
@@ -49,10 +48,10 @@ def test_loads_as_an_instrument_with_the_specified_parameters(load_plugin, smoke
     plugin = load_plugin(smoke_export[2])
     assert plugin.is_instrument
     names = set(plugin.parameters)
-    assert {*CONTROLS, "sample", "mix", "detail", "output_gain", "velocity_sensitivity", "key_tracking", "root_note",
+    assert {*CONTROL_NAMES, "sample", "mix", "detail", "output_gain", "velocity_sensitivity", "key_tracking", "root_note",
             "choke"} <= names
     assert len(names - {"bypass"}) == 13  # no ~2000 emulated MIDI CC parameters
-    for name, control in zip(CONTROLS, engine.controls):
+    for name, control in zip(CONTROL_NAMES, engine.controls):
         low, high = plugin.parameters[name].range[:2]
         assert low == pytest.approx(control["range"][0], abs=0.01)
         assert high == pytest.approx(control["range"][1], abs=0.01)
@@ -82,7 +81,7 @@ def test_output_gain_scales_the_note(load_plugin, smoke_export, engine):
     assert np.max(np.abs(output[0, start:start + len(expected)] - expected)) < 1e-5
 
 
-@pytest.mark.parametrize("control", CONTROLS)
+@pytest.mark.parametrize("control", CONTROL_NAMES)
 def test_each_control_changes_the_output_as_the_engine_does(load_plugin, smoke_export, engine, control):
     plugin = load_plugin(smoke_export[2])
     before = render(plugin, [note(60, 127, 0.0)])

@@ -18,7 +18,7 @@ Engine::Engine(const std::string& bundle_folder)
       model_(std::make_unique<TorchModel>(bundle_.decoder_path, bundle_.encoder_path, bundle_.latent_dim,
                                           bundle_.length)),
       originals_(read_originals(bundle_)),
-      residuals_(bundle_.samples.size()) {
+      sample_starts_(bundle_.samples.size()) {
   // A decoder that loads but cannot decode is a broken bundle: find out now. And warm up: the
   // TorchScript executor profiles its first runs and builds an optimised plan after them (cold
   // runs took 0.17-0.36 s on this project's CPU, warm ones 2-6 ms); with one warm-up run only,
@@ -92,13 +92,6 @@ void add_residual(std::vector<float>& audio, const std::vector<float>& residual,
 
 }  // namespace
 
-std::vector<float> Engine::regenerate(int sample_index, const ControlTargets& targets, double output_rate,
-                                      double detail) const {
-  std::vector<float> audio = decode(move(sample_latent(sample_index), targets));
-  if (has_originals()) add_residual(audio, residual(sample_index), detail);
-  return to_rate(std::move(audio), output_rate);
-}
-
 AudioStart Engine::start_from_audio(const RawAudio& audio) const {
   AudioStart start;
   start.original = prepare_one_shot(audio, bundle_);
@@ -134,9 +127,29 @@ std::vector<float> Engine::regenerate(const Eigen::VectorXd& latent, const Contr
   return to_rate(decode(move(latent, targets)), output_rate);
 }
 
+const AudioStart& Engine::sample_start(int sample_index) const {
+  const Eigen::VectorXd& latent = sample_latent(sample_index);  // checks the index
+  std::lock_guard<std::mutex> lock(sample_starts_mutex_);
+  auto& cached = sample_starts_[static_cast<size_t>(sample_index)];
+  if (cached == nullptr) {
+    AudioStart start = start_from_latent(latent);  // original = D(z), no residual
+    if (has_originals()) {
+      const std::vector<float> reconstruction = std::move(start.original);
+      start.original = original(sample_index);
+      for (size_t i = 0; i < start.residual.size(); ++i) start.residual[i] = start.original[i] - reconstruction[i];
+    }
+    cached = std::make_unique<const AudioStart>(std::move(start));
+  }
+  return *cached;
+}
+
+std::vector<float> Engine::regenerate(int sample_index, const ControlTargets& targets, double output_rate,
+                                      double detail) const {
+  return regenerate(sample_start(sample_index), targets, output_rate, detail);
+}
+
 std::vector<float> Engine::dry(int sample_index, double output_rate) const {
-  if (!has_originals()) return regenerate(sample_index, ControlTargets{}, output_rate);
-  return to_rate(original(sample_index), output_rate);
+  return dry(sample_start(sample_index), output_rate);
 }
 
 std::vector<float> Engine::original(int sample_index) const {
@@ -144,17 +157,6 @@ std::vector<float> Engine::original(int sample_index) const {
   if (!has_originals()) return {};
   const auto start = originals_.begin() + static_cast<std::ptrdiff_t>(sample_index) * bundle_.length;
   return std::vector<float>(start, start + bundle_.length);
-}
-
-const std::vector<float>& Engine::residual(int sample_index) const {
-  std::lock_guard<std::mutex> lock(residual_mutex_);
-  std::vector<float>& cached = residuals_[static_cast<size_t>(sample_index)];
-  if (cached.empty()) {
-    const std::vector<float> reconstruction = decode(sample_latent(sample_index));
-    cached = original(sample_index);
-    for (size_t i = 0; i < cached.size(); ++i) cached[i] -= reconstruction[i];
-  }
-  return cached;
 }
 
 std::vector<float> Engine::to_rate(std::vector<float> audio, double output_rate) const {

@@ -52,17 +52,23 @@ class Engine {
   Eigen::VectorXd encode(const std::vector<float>& audio) const;
 
   // project + decode + resample to `output_rate` (0 = the model rate). With `detail` (0..1) the
-  // sample's own residual is added before resampling: D(z') + detail · (x − D(z)), x the original
-  // one-shot; at the sample's own values with detail 1 that is x itself. Without originals in the
-  // bundle the residual is zero (x is taken to be D(z)).
+  // start's own residual is added before resampling: D(z') + detail · (x − D(z)), x its original
+  // one-shot; at the start's own values with detail 1 that is x itself.
+  std::vector<float> regenerate(const AudioStart& start, const ControlTargets& targets, double output_rate,
+                                double detail) const;
+  // The dry side of Mix: the start's original (prepared audio) at `output_rate` (0 = the model rate).
+  std::vector<float> dry(const AudioStart& start, double output_rate) const;
+
+  // A bundle sample as a starting point, made on first use and kept: its original is the stored
+  // one-shot when the bundle holds audio, else its reconstruction D(z) (Detail then adds nothing).
+  const AudioStart& sample_start(int sample_index) const;
+  // The same two operations from a sample (its sample_start).
   std::vector<float> regenerate(int sample_index, const ControlTargets& targets, double output_rate,
                                 double detail = 0.0) const;
+  std::vector<float> dry(int sample_index, double output_rate) const;
+  // From a bare latent point (no original, no residual).
   std::vector<float> regenerate(const Eigen::VectorXd& latent, const ControlTargets& targets,
                                 double output_rate) const;
-
-  // The dry side of Mix: the sample's original one-shot when the bundle holds it, else the
-  // model's reconstruction D(z); at `output_rate` (0 = the model rate).
-  std::vector<float> dry(int sample_index, double output_rate) const;
 
   // Any audio as a starting point: prepared as the bundle says (prep.hpp), encoded, its
   // reconstruction decoded. Throws UnusableAudio (with the reason) for audio that cannot be one.
@@ -70,10 +76,6 @@ class Engine {
   // A starting point from a stored latent point whose audio is gone: its "original" is its own
   // reconstruction (Mix blends the model with itself; Detail adds nothing).
   AudioStart start_from_latent(const Eigen::VectorXd& latent) const;
-  // The same as for a sample: D(z') + detail · residual, and the dry side (the prepared audio).
-  std::vector<float> regenerate(const AudioStart& start, const ControlTargets& targets, double output_rate,
-                                double detail) const;
-  std::vector<float> dry(const AudioStart& start, double output_rate) const;
   bool has_originals() const { return !originals_.empty(); }
   // The original one-shot as prepared (model rate); empty without originals.
   std::vector<float> original(int sample_index) const;
@@ -83,16 +85,14 @@ class Engine {
  private:
   void check_latent(const Eigen::VectorXd& latent) const;
   std::vector<float> to_rate(std::vector<float> audio, double output_rate) const;
-  // x − D(z) of a sample, decoded once and kept (the residual Detail adds).
-  const std::vector<float>& residual(int sample_index) const;
 
   Bundle bundle_;
   Projector projector_;
   std::unique_ptr<TorchModel> model_;
   mutable std::mutex inference_mutex_;
   std::vector<float> originals_;  // samples × length, or empty
-  mutable std::mutex residual_mutex_;
-  mutable std::vector<std::vector<float>> residuals_;  // per sample, filled on first use
+  mutable std::mutex sample_starts_mutex_;
+  mutable std::vector<std::unique_ptr<const AudioStart>> sample_starts_;  // per sample, made on first use
 };
 
 }  // namespace latentplay
