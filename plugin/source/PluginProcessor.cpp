@@ -80,7 +80,11 @@ juce::AudioProcessorValueTreeState::ParameterLayout LatentPlayProcessor::createL
           [](float value, int) { return juce::String(value, 1) + " dB"; })));
   layout.add(std::make_unique<juce::AudioParameterFloat>(
       ids::velocity_sensitivity, "Velocity Sensitivity", juce::NormalisableRange<float>(0.0f, 1.0f), 1.0f));
-  layout.add(std::make_unique<juce::AudioParameterBool>(ids::key_tracking, "Key Tracking", false));
+  // Key tracking. Resample: a key plays the one-shot faster or slower (shorter or longer), band-
+  // limited; Neural: a key sets the Frequency control (Root Note = its current value, equal
+  // temperament, within the control's range; beyond it the rest is resampled), so the envelope stays.
+  layout.add(std::make_unique<juce::AudioParameterChoice>(ids::pitch_mode, "Pitch Mode",
+                                                           juce::StringArray{"Off", "Resample", "Neural"}, 0));
   layout.add(std::make_unique<SteppedIntParameter>(ids::root_note, "Root Note", 0, 127, 60));
   layout.add(std::make_unique<juce::AudioParameterBool>(ids::choke, "Choke", false));
   return layout;
@@ -99,14 +103,16 @@ LatentPlayProcessor::LatentPlayProcessor()
   source.detail = parameters.getRawParameterValue(ids::detail.getParamID());
   gain_db_ = parameters.getRawParameterValue(ids::output_gain.getParamID());
   velocity_sensitivity_ = parameters.getRawParameterValue(ids::velocity_sensitivity.getParamID());
-  key_tracking_ = parameters.getRawParameterValue(ids::key_tracking.getParamID());
-  root_note_ = parameters.getRawParameterValue(ids::root_note.getParamID());
   choke_ = parameters.getRawParameterValue(ids::choke.getParamID());
+  source.pitch_mode = parameters.getRawParameterValue(ids::pitch_mode.getParamID());
+  source.root_note = parameters.getRawParameterValue(ids::root_note.getParamID());
   regenerator_ = std::make_unique<Regenerator>(source);
   for (const auto& id : ids::controls) parameters.addParameterListener(id.getParamID(), this);
   parameters.addParameterListener(ids::sample.getParamID(), this);
   parameters.addParameterListener(ids::mix.getParamID(), this);
   parameters.addParameterListener(ids::detail.getParamID(), this);
+  parameters.addParameterListener(ids::pitch_mode.getParamID(), this);
+  parameters.addParameterListener(ids::root_note.getParamID(), this);
   set_intra_op_threads(1);  // a plugin shares the machine with the host and other plugins
 
   // The parameters already start at the first sample's own values (their defaults).
@@ -124,9 +130,12 @@ LatentPlayProcessor::~LatentPlayProcessor() {
   parameters.removeParameterListener(ids::sample.getParamID(), this);
   parameters.removeParameterListener(ids::mix.getParamID(), this);
   parameters.removeParameterListener(ids::detail.getParamID(), this);
+  parameters.removeParameterListener(ids::pitch_mode.getParamID(), this);
+  parameters.removeParameterListener(ids::root_note.getParamID(), this);
   regenerator_.reset();  // stops the worker before the one-shots go
   voices_.stopAll();
   delete current_;
+  for (OneShot* shot : by_note_) delete shot;
   for (int i = 0; i < draining_count_; ++i) delete draining_[static_cast<size_t>(i)];
 }
 
@@ -135,8 +144,11 @@ void LatentPlayProcessor::parameterChanged(const juce::String&, float) { regener
 
 juce::File LatentPlayProcessor::resourcesFolder() {
   // Inside a plugin, currentExecutableFile is the plugin's own binary:
-  // LatentPlay.vst3/Contents/x86_64-linux/LatentPlay.so -> LatentPlay.vst3/Contents/Resources/
+  //   VST3: LatentPlay.vst3/Contents/x86_64-linux/LatentPlay.so -> LatentPlay.vst3/Contents/Resources/
+  //   LV2:  LatentPlay.lv2/libLatentPlay.so -> LatentPlay.lv2/Resources/ (an LV2 bundle is the
+  //         folder holding manifest.ttl, whatever it is named)
   const juce::File binary = juce::File::getSpecialLocation(juce::File::currentExecutableFile);
+  if (binary.getSiblingFile("manifest.ttl").existsAsFile()) return binary.getSiblingFile("Resources");
   return binary.getParentDirectory().getSiblingFile("Resources");
 }
 
@@ -285,12 +297,24 @@ bool LatentPlayProcessor::isBusesLayoutSupported(const BusesLayout& layouts) con
   return output == juce::AudioChannelSet::stereo() || output == juce::AudioChannelSet::mono();
 }
 
-// Audio thread: `shot` becomes the current one-shot; the old one drains (voices still play it)
-// or goes back to the worker. Callers make sure draining_ has room.
-void LatentPlayProcessor::adopt(OneShot* shot) {
+// Audio thread: `shot` takes `slot` (current_ or a key's); the old one drains (voices still play
+// it) or goes back to the worker. Callers make sure draining_ has room.
+void LatentPlayProcessor::adopt(OneShot*& slot, OneShot* shot) {
   if (shot == nullptr) return;
-  letGo(current_);
-  current_ = shot;
+  letGo(slot);
+  slot = shot;
+}
+
+// Audio thread: key one-shots the worker finished, each into its key's place.
+void LatentPlayProcessor::takeKeyShots() {
+  while (draining_count_ < static_cast<int>(draining_.size()) - 2) {
+    OneShot* shot = regenerator_->takeKeyShot();
+    if (shot == nullptr) return;
+    if (shot->key.engine_serial != regenerator_->engineSerial())
+      letGo(shot);  // made by a bundle no longer in force
+    else
+      adopt(by_note_[static_cast<size_t>(shot->key.note)], shot);
+  }
 }
 
 // Audio thread: a one-shot no longer current goes back to the worker, or waits in draining_
@@ -305,11 +329,15 @@ void LatentPlayProcessor::letGo(OneShot* shot) {
 void LatentPlayProcessor::dropStale() {
   // draining_ has room: a one-shot is taken only with two places free, and dropping one leaves
   // current_ empty until the next is taken.
-  if (current_ != nullptr && current_->key.engine_serial != regenerator_->engineSerial()) {
+  const std::uint64_t serial = regenerator_->engineSerial();
+  auto drop = [&](OneShot*& slot) {
+    if (slot == nullptr || slot->key.engine_serial == serial) return;
     jassert(draining_count_ < static_cast<int>(draining_.size()));
-    letGo(current_);
-    current_ = nullptr;
-  }
+    letGo(slot);
+    slot = nullptr;
+  };
+  drop(current_);
+  for (OneShot*& shot : by_note_) drop(shot);
   if (!regenerator_->hasEngine()) {
     voices_.fadeOutAll();
     pending_count_ = 0;
@@ -334,33 +362,53 @@ void LatentPlayProcessor::retireIdle() {
   draining_count_ = kept;
 }
 
-void LatentPlayProcessor::startNote(int note, float velocity) {
-  if (isNonRealtime()) {  // offline: the note plays the one-shot of the values in force now
-    const RenderKey wanted = regenerator_->wantedKey();
-    if (current_ == nullptr || current_->key != wanted) {
-      OneShot* rendered = regenerator_->renderNow(wanted);
-      if (rendered == nullptr) return;  // no bundle, or the render failed: this note is silent (status says why)
-      retireIdle();
-      if (draining_count_ >= static_cast<int>(draining_.size()) - 1) {
-        // Cannot happen with the voice count bounded; offline, the audio thread may free memory.
-        voices_.stopAll();
-        for (int i = 0; i < draining_count_; ++i) delete draining_[static_cast<size_t>(i)];
-        draining_count_ = 0;
-      }
-      adopt(rendered);
-    }
+bool LatentPlayProcessor::renderOffline(OneShot*& slot, const RenderKey& wanted) {
+  if (slot != nullptr && slot->key == wanted) return true;
+  OneShot* rendered = regenerator_->renderNow(wanted);
+  if (rendered == nullptr) return false;  // no bundle, or the render failed (the status says why)
+  retireIdle();
+  if (draining_count_ >= static_cast<int>(draining_.size()) - 1) {
+    // Cannot happen with the voice count bounded; offline, the audio thread may free memory.
+    voices_.stopAll();
+    for (int i = 0; i < draining_count_; ++i) delete draining_[static_cast<size_t>(i)];
+    draining_count_ = 0;
   }
+  adopt(slot, rendered);
+  return true;
+}
+
+// A key's own one-shot when there is one (perhaps of values changed a moment ago, as the root
+// one-shot may be), else, in real time, the nearest key's (or the root one-shot) played faster
+// or slower until the worker delivers it. Offline, the key's own, rendered now.
+std::pair<OneShot*, double> LatentPlayProcessor::shotForNote(int note) {
+  const PitchMode mode = regenerator_->pitchMode();
+  if (mode == PitchMode::off) return {current_, 1.0};
+  OneShot*& own = by_note_[static_cast<size_t>(note)];
+  const RenderKey wanted = regenerator_->wantedKey(note);
+  if (isNonRealtime()) return {renderOffline(own, wanted) ? own : nullptr, 1.0};
+  if (own == nullptr || own->key != wanted) regenerator_->requestKey(note);
+  if (own != nullptr) return {own, 1.0};
+  int nearest = -1;
+  for (int other = 0; other < kNumMidiKeys; ++other)
+    if (by_note_[static_cast<size_t>(other)] != nullptr && (nearest < 0 || std::abs(other - note) < std::abs(nearest - note)))
+      nearest = other;
+  if (nearest >= 0) return {by_note_[static_cast<size_t>(nearest)], std::pow(2.0, (note - nearest) / 12.0)};
+  return {current_, std::pow(2.0, (note - regenerator_->rootNote()) / 12.0)};
+}
+
+void LatentPlayProcessor::startNote(int note, float velocity) {
+  // Offline: the note plays the one-shot of the values in force now.
+  if (isNonRealtime() && !renderOffline(current_, regenerator_->wantedKey())) return;
   if (current_ == nullptr) {  // real time, the bundle's first one-shot not made yet: play it when it comes
     if (regenerator_->hasEngine() && pending_count_ < static_cast<int>(pending_notes_.size()))
       pending_notes_[static_cast<size_t>(pending_count_++)] = {note, velocity};
     return;
   }
+  const auto [shot, speed] = shotForNote(note);
+  if (shot == nullptr) return;
   const float sensitivity = velocity_sensitivity_->load();
   const float velocity_gain = (1.0f - sensitivity) + sensitivity * velocity;
-  const double rate = key_tracking_->load() > 0.5f
-                          ? std::pow(2.0, (note - std::lround(root_note_->load())) / 12.0)
-                          : 1.0;
-  voices_.start(current_, velocity_gain, rate, choke_->load() > 0.5f);
+  voices_.start(shot, velocity_gain, speed, choke_->load() > 0.5f);
 }
 
 // Audio thread: a non-finite sample never reaches the host.
@@ -395,8 +443,9 @@ void LatentPlayProcessor::processBlock(juce::AudioBuffer<float>& buffer, juce::M
       letGo(fresh);  // made by a bundle no longer in force
       fresh = nullptr;
     }
-    adopt(fresh);
+    adopt(current_, fresh);
   }
+  takeKeyShots();
   startPendingNotes();
   const float output_gain = juce::Decibels::decibelsToGain(gain_db_->load(), -48.0f);
   const int length = buffer.getNumSamples();
@@ -637,10 +686,25 @@ void LatentPlayProcessor::setStateInformation(const void* data, int size) {
     setStatus("State not restored: saved by a newer LatentPlay (state version " + root->getStringAttribute("version") + ")");
     return;
   }
-  if (auto* saved = root->getChildByName(parameters.state.getType()))
+  if (auto* saved = root->getChildByName(parameters.state.getType())) {
     parameters.replaceState(juce::ValueTree::fromXml(*saved));
+    restoreKeyTracking(*saved);
+  }
   restoreBundle(*root);
   restoreAudioStart(root->getChildByName("audio"));
+}
+
+// States saved before Pitch Mode had a Key Tracking switch: on meant what Resample does now.
+void LatentPlayProcessor::restoreKeyTracking(const juce::XmlElement& saved_parameters) {
+  bool has_pitch_mode = false, key_tracking_on = false;
+  for (const auto* parameter : saved_parameters.getChildIterator()) {
+    const juce::String id = parameter->getStringAttribute("id");
+    has_pitch_mode |= id == ids::pitch_mode.getParamID();
+    key_tracking_on |= id == "key_tracking" && parameter->getDoubleAttribute("value") > 0.5;
+  }
+  if (has_pitch_mode || !key_tracking_on) return;
+  auto* pitch_mode = parameters.getParameter(ids::pitch_mode.getParamID());
+  pitch_mode->setValueNotifyingHost(pitch_mode->convertTo0to1(static_cast<float>(PitchMode::resample)));
 }
 
 void LatentPlayProcessor::restoreBundle(const juce::XmlElement& root_element) {

@@ -3,7 +3,7 @@
 // Where work happens:
 //   message thread  construction, bundle loading (load + validate + warm-up), state, editor;
 //   worker thread   Regenerator: every inference (project + decode + resample), woken when a
-//                   parameter, the bundle or the host rate changes;
+//                   parameter, the bundle or the host rate changes, or a note asks for its key;
 //   audio thread    processBlock: MIDI -> voices over the current one-shot. It never allocates,
 //                   locks or runs inference — except in offline rendering (isNonRealtime), where
 //                   a note whose one-shot is not ready renders it on the spot, so that bounces
@@ -33,7 +33,7 @@ inline const std::array<juce::ParameterID, kNumControls> controls = [] {
   return made;
 }();
 inline const juce::ParameterID sample{"sample", 1}, mix{"mix", 1}, detail{"detail", 1}, output_gain{"output_gain", 1},
-    velocity_sensitivity{"velocity_sensitivity", 1}, key_tracking{"key_tracking", 1}, root_note{"root_note", 1},
+    velocity_sensitivity{"velocity_sensitivity", 1}, pitch_mode{"pitch_mode", 1}, root_note{"root_note", 1},
     choke{"choke", 1};
 }  // namespace ids
 
@@ -130,12 +130,18 @@ class LatentPlayProcessor : public juce::AudioProcessor, private juce::AudioProc
   void fallBackToDefault(const juce::String& why);
   void setStatus(const juce::String& text);
   void parameterChanged(const juce::String& id, float value) override;
-  void adopt(OneShot* shot);
+  void adopt(OneShot*& slot, OneShot* shot);
   void letGo(OneShot* shot);
   void dropStale();
   void startPendingNotes();
   void retireIdle();
   void startNote(int note, float velocity);  // velocity 0..1
+  // Audio thread: the one-shot a note of `note` plays and how much faster (key tracking).
+  std::pair<OneShot*, double> shotForNote(int note);
+  // Audio thread, offline only: makes `slot` the one-shot of `wanted` now (renders it unless it
+  // is already). False when the render failed.
+  bool renderOffline(OneShot*& slot, const RenderKey& wanted);
+  void takeKeyShots();
   void sanitise(juce::AudioBuffer<float>& buffer);
   float controlValue(int k) const;
   // State (message thread).
@@ -144,14 +150,18 @@ class LatentPlayProcessor : public juce::AudioProcessor, private juce::AudioProc
   void writeControls(juce::XmlElement& root) const;
   juce::String restoreControls(const juce::XmlElement& controls);
   void restoreBundle(const juce::XmlElement& root);
+  void restoreKeyTracking(const juce::XmlElement& saved_parameters);
   void writeAudioStart(juce::XmlElement& root) const;
   void restoreAudioStart(const juce::XmlElement* audio);
 
   Voices voices_;
   OneShot* current_ = nullptr;  // audio thread
+  // Audio thread, key tracking on: each MIDI key's own one-shot (rendered by the worker).
+  std::array<OneShot*, kNumMidiKeys> by_note_{};
   // Audio thread: one-shots replaced while voices still play them, or waiting for room in the
-  // worker's retire queue. A fresh one-shot is taken only while there is room here.
-  std::array<OneShot*, Voices::kSlots + 2> draining_{};
+  // worker's retire queue. A fresh one-shot is taken only while there is room here; a new bundle
+  // may drop every one-shot held at once.
+  std::array<OneShot*, Voices::kSlots + kNumMidiKeys + 3> draining_{};
   int draining_count_ = 0;
   struct PendingNote {
     int note = 0;
@@ -177,8 +187,7 @@ class LatentPlayProcessor : public juce::AudioProcessor, private juce::AudioProc
   std::atomic<float>* mix_ = nullptr;
   std::atomic<float>* gain_db_ = nullptr;
   std::atomic<float>* velocity_sensitivity_ = nullptr;
-  std::atomic<float>* key_tracking_ = nullptr;
-  std::atomic<float>* root_note_ = nullptr;
+
   std::atomic<float>* choke_ = nullptr;
 
   JUCE_DECLARE_NON_COPYABLE_WITH_LEAK_DETECTOR(LatentPlayProcessor)

@@ -1,7 +1,11 @@
 #include "Regenerator.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
+
+#include "latentplay/resampler.hpp"
 
 namespace latentplay {
 
@@ -15,6 +19,7 @@ Regenerator::~Regenerator() {
   wake_.post();
   stopThread(10000);
   delete published_.exchange(nullptr);
+  while (OneShot* shot = takeKeyShot()) delete shot;
   freeRetired();
 }
 
@@ -66,6 +71,69 @@ RenderKey Regenerator::wantedKey() const {
   return key;
 }
 
+PitchMode Regenerator::pitchMode() const {
+  return static_cast<PitchMode>(juce::jlimit(0, 2, static_cast<int>(std::lround(parameters_.pitch_mode->load()))));
+}
+
+int Regenerator::rootNote() const { return static_cast<int>(std::lround(parameters_.root_note->load())); }
+
+RenderKey Regenerator::wantedKey(int note) const {
+  RenderKey key = wantedKey();
+  const PitchMode mode = pitchMode();
+  if (mode == PitchMode::off) return key;
+  key.note = note;
+  key.pitch_mode = mode;
+  key.root_note = rootNote();
+  return key;
+}
+
+OneShot* Regenerator::takeKeyShot() {
+  const auto scope = key_shots_fifo_.read(1);
+  if (scope.blockSize1 + scope.blockSize2 == 0) return nullptr;
+  OneShot* shot = key_shots_[static_cast<size_t>(scope.blockSize1 > 0 ? scope.startIndex1 : scope.startIndex2)];
+  wake_.post();  // there is room again for the worker to publish
+  return shot;
+}
+
+void Regenerator::requestKey(int note) {
+  const auto scope = key_requests_fifo_.write(1);
+  if (scope.blockSize1 + scope.blockSize2 == 0) return;  // full: asked often enough already
+  key_requests_[static_cast<size_t>(scope.blockSize1 > 0 ? scope.startIndex1 : scope.startIndex2)] = note;
+  wake_.post();
+}
+
+void Regenerator::takeKeyRequests() {
+  const auto scope = key_requests_fifo_.read(key_requests_fifo_.getNumReady());
+  auto take = [this](int start, int count) {
+    for (int i = start; i < start + count; ++i) {
+      const int note = key_requests_[static_cast<size_t>(i)];
+      recent_keys_.erase(std::remove(recent_keys_.begin(), recent_keys_.end(), note), recent_keys_.end());
+      recent_keys_.insert(recent_keys_.begin(), note);
+    }
+  };
+  take(scope.startIndex1, scope.blockSize1);
+  take(scope.startIndex2, scope.blockSize2);
+  if (recent_keys_.size() > static_cast<size_t>(kKeyCacheSize)) recent_keys_.resize(kKeyCacheSize);
+}
+
+bool Regenerator::renderNextKey(const std::shared_ptr<const Engine>& engine, std::uint64_t serial) {
+  if (pitchMode() == PitchMode::off || key_shots_fifo_.getFreeSpace() == 0) return false;
+  for (const int note : recent_keys_) {
+    const RenderKey wanted = wantedKey(note);
+    if (wanted.engine_serial != serial) return false;
+    const auto index = static_cast<size_t>(note);
+    if (key_tried_[index] && key_rendered_[index] == wanted) continue;
+    key_tried_[index] = true;
+    key_rendered_[index] = wanted;
+    if (auto shot = renderShot(engine, wanted)) {
+      const auto scope = key_shots_fifo_.write(1);
+      key_shots_[static_cast<size_t>(scope.blockSize1 > 0 ? scope.startIndex1 : scope.startIndex2)] = shot.release();
+    }
+    return true;
+  }
+  return false;
+}
+
 bool Regenerator::retire(OneShot* shot) {
   if (shot == nullptr) return true;
   const auto scope = retired_fifo_.write(1);
@@ -106,24 +174,70 @@ juce::String Regenerator::lastError() const {
   return last_error_;
 }
 
+namespace {
+
+int frequencyControl() {
+  for (int k = 0; k < kNumControls; ++k)
+    if (std::strcmp(kControlNames[static_cast<size_t>(k)], "frequency") == 0) return k;
+  throw std::logic_error("the contract has no frequency control");
+}
+
+}  // namespace
+
+const std::vector<float>& Regenerator::modelRateShot(const Engine& engine, const AudioStart& start, const RenderKey& key,
+                                                     const ControlTargets& targets) {
+  RenderKey cache_key = key;  // the pitch of the key is applied after this
+  cache_key.rate = 0.0;
+  cache_key.note = -1;
+  cache_key.pitch_mode = PitchMode::off;
+  cache_key.root_note = 0;
+  const double frequency = *targets[frequencyControl()];  // a neural key moves it
+  if (cache_key == model_rate_key_ && frequency == model_rate_frequency_ && !model_rate_shot_.empty())
+    return model_rate_shot_;
+  model_rate_shot_ = engine.regenerate(start, targets, 0.0, key.detail);
+  if (key.mix < 1.0f) {
+    RenderKey dry_key = cache_key;  // the dry side depends on the start only
+    dry_key.controls = {};
+    dry_key.mix = 0.0f;
+    dry_key.detail = 0.0f;
+    if (dry_key != dry_key_) {
+      dry_ = engine.dry(start, 0.0);
+      dry_key_ = dry_key;
+    }
+    for (size_t i = 0; i < model_rate_shot_.size() && i < dry_.size(); ++i)
+      model_rate_shot_[i] = key.mix * model_rate_shot_[i] + (1.0f - key.mix) * dry_[i];
+  }
+  model_rate_key_ = cache_key;
+  model_rate_frequency_ = frequency;
+  return model_rate_shot_;
+}
+
 std::vector<float> Regenerator::render(const Engine& engine, const AudioStart* audio, const RenderKey& key) {
   const Bundle& bundle = engine.bundle();
   ControlTargets targets;
   for (int k = 0; k < kNumControls; ++k) targets[k] = bundle.controls[k].valueAt(key.controls[k]);
+  // How much faster than generated the one-shot plays: a key's distance from the root note, in
+  // neural mode as far as the Frequency control reaches (its range), the rest by resampling.
+  double speed = 1.0;
+  if (key.note >= 0 && key.pitch_mode != PitchMode::off) {
+    speed = std::pow(2.0, (key.note - key.root_note) / 12.0);
+    if (key.pitch_mode == PitchMode::neural) {
+      const int frequency = frequencyControl();
+      const Control& control = bundle.controls[frequency];
+      const double wanted = *targets[frequency] * speed;
+      const double reachable = std::clamp(wanted, control.minimum, control.maximum);
+      targets[frequency] = reachable;
+      speed = wanted / reachable;
+    }
+  }
   // A loaded file's prepared audio, or the bundle sample's, is the original.
   const AudioStart& start = audio != nullptr ? *audio : engine.sample_start(key.sample);
-  std::vector<float> wet = engine.regenerate(start, targets, key.rate, key.detail);
-  if (key.mix >= 1.0f) return wet;
-  RenderKey dry_key = key;  // the dry side depends on the start and the rate only
-  dry_key.controls = {};
-  dry_key.mix = 0.0f;
-  dry_key.detail = 0.0f;
-  if (dry_key != dry_key_) {
-    dry_ = engine.dry(start, key.rate);
-    dry_key_ = dry_key;
-  }
-  for (size_t i = 0; i < wet.size() && i < dry_.size(); ++i) wet[i] = key.mix * wet[i] + (1.0f - key.mix) * dry_[i];
-  return wet;
+  const std::vector<float>& shot = modelRateShot(engine, start, key, targets);
+  const double model_rate = bundle.sample_rate;
+  const double output_rate = key.rate == 0.0 ? model_rate : key.rate;
+  if (speed == 1.0 && output_rate == model_rate) return shot;
+  // Played `speed` times faster = the model-rate audio taken as recorded at model_rate · speed.
+  return resample(shot, model_rate * speed, output_rate);
 }
 
 std::unique_ptr<OneShot> Regenerator::renderShot(const std::shared_ptr<const Engine>& engine, const RenderKey& key) {
@@ -145,7 +259,7 @@ std::unique_ptr<OneShot> Regenerator::renderShot(const std::shared_ptr<const Eng
     for (const float value : shot->audio)  // what reaches the voices is always finite
       if (!std::isfinite(value)) throw std::runtime_error("the decoder produced non-finite samples (NaN or Inf)");
     const juce::ScopedLock lock(error_lock_);
-    latest_audio_ = shot->audio;
+    if (key.note < 0) latest_audio_ = shot->audio;  // the editor shows the root one-shot
     last_error_.clear();
     return shot;
   } catch (const std::exception& error) {
@@ -174,6 +288,8 @@ void Regenerator::run() {
       tried_.notify_all();
       continue;  // look again at once: values may have moved while it rendered
     }
+    takeKeyRequests();
+    if (current != nullptr && renderNextKey(current, serial)) continue;  // the root one-shot first again
     wake_.wait();
   }
 }

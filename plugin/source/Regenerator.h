@@ -3,12 +3,16 @@
 // Threads and their rules (see also PluginProcessor.h):
 //   message thread  sets the engine (loadBundle), reads metadata;
 //   worker thread   ("LatentPlay regenerate") sleeps until woken (a parameter, the bundle or the
-//                   host rate changed, or a one-shot was retired), renders project + decode +
-//                   resample when the wanted render key changed (bursts coalesce: the latest
-//                   values win), publishes the finished OneShot, frees retired ones;
-//   audio thread    never allocates, locks or runs inference: it takes a published OneShot with
-//                   one atomic exchange and hands old ones back through a lock-free FIFO. Only
-//                   in offline rendering does it call renderNow() (allocates, may wait).
+//                   host rate changed, a note asked for its key, or a one-shot was retired),
+//                   renders project + decode + resample when the wanted render key changed
+//                   (bursts coalesce: the latest values win), publishes the finished OneShot,
+//                   frees retired ones. With key tracking on it then renders a one-shot per key
+//                   for the keys played most recently (kKeyCacheSize, newest first), after the
+//                   root one-shot, and again whenever the values change;
+//   audio thread    never allocates, locks or runs inference: it takes the root one-shot with
+//                   one atomic exchange and key one-shots from a lock-free FIFO, asks for keys
+//                   through another, and hands old ones back through a third. Only in offline
+//                   rendering does it call renderNow() (allocates, may wait).
 #pragma once
 
 #include <juce_core/juce_core.h>
@@ -25,6 +29,11 @@
 
 namespace latentplay {
 
+// How a MIDI key changes the one-shot (the Pitch Mode parameter, in its order).
+enum class PitchMode { off = 0, resample = 1, neural = 2 };
+constexpr int kNumMidiKeys = 128;
+constexpr int kKeyCacheSize = 32;  // keys kept rendered per control state: the most recently played
+
 // Everything a one-shot depends on; two equal keys give bit-identical audio.
 struct RenderKey {
   std::uint64_t engine_serial = 0;  // which loaded bundle
@@ -34,9 +43,15 @@ struct RenderKey {
   float detail = 0.0f;  // how much of the sample's own residual (original − reconstruction) is added
   double rate = 0.0;
   std::uint64_t audio_serial = 0;  // a loaded audio file as the start (Regenerator::setAudioStart); 0: `sample`
+  // The MIDI key this one-shot is for, with the pitch mode and root note; -1: the root one-shot
+  // (what every key plays with key tracking off; mode and root are then off and 0).
+  int note = -1;
+  PitchMode pitch_mode = PitchMode::off;
+  int root_note = 0;
   bool operator==(const RenderKey& other) const {
     return engine_serial == other.engine_serial && sample == other.sample && controls == other.controls &&
-           mix == other.mix && detail == other.detail && rate == other.rate && audio_serial == other.audio_serial;
+           mix == other.mix && detail == other.detail && rate == other.rate && audio_serial == other.audio_serial &&
+           note == other.note && pitch_mode == other.pitch_mode && root_note == other.root_note;
   }
   bool operator!=(const RenderKey& other) const { return !(*this == other); }
 };
@@ -53,6 +68,8 @@ struct ParameterSource {
   std::atomic<float>* sample = nullptr;
   std::atomic<float>* mix = nullptr;
   std::atomic<float>* detail = nullptr;
+  std::atomic<float>* pitch_mode = nullptr;  // PitchMode as its index
+  std::atomic<float>* root_note = nullptr;
 };
 
 class Regenerator : private juce::Thread {
@@ -78,6 +95,11 @@ class Regenerator : private juce::Thread {
   // Any thread, lock-free: something the one-shot depends on changed.
   void requestRender() { wake_.post(); }
   RenderKey wantedKey() const;
+  // The wanted key of MIDI key `note`'s one-shot under the current pitch mode (the root one-shot's
+  // with key tracking off).
+  RenderKey wantedKey(int note) const;
+  PitchMode pitchMode() const;
+  int rootNote() const;
   // Any thread, lock-free: which bundle is in force (one-shots of another are stale) and whether
   // there is one at all.
   std::uint64_t engineSerial() const { return engine_serial_.load(); }
@@ -85,6 +107,10 @@ class Regenerator : private juce::Thread {
 
   // Audio thread, lock-free: the newest finished one-shot, or nullptr.
   OneShot* takeFresh() { return published_.exchange(nullptr); }
+  // Audio thread, lock-free: the next finished one-shot of a MIDI key (key.note), or nullptr.
+  OneShot* takeKeyShot();
+  // Audio thread, lock-free: a note of this key was played and its one-shot is missing or stale.
+  void requestKey(int note);
   // Audio thread, lock-free: give a one-shot no voice plays any more back to the worker.
   bool retire(OneShot* shot);
 
@@ -109,6 +135,15 @@ class Regenerator : private juce::Thread {
   // nullptr with lastError() set. Serialised on render_mutex_ (the dry cache).
   std::unique_ptr<OneShot> renderShot(const std::shared_ptr<const Engine>& engine, const RenderKey& key);
   std::vector<float> render(const Engine& engine, const AudioStart* audio, const RenderKey& key);
+  // The one-shot at the model rate before any key's pitch: the start regenerated at `targets`,
+  // blended with its dry side by Mix (cached: keys of one state in resample mode share it).
+  const std::vector<float>& modelRateShot(const Engine& engine, const AudioStart& start, const RenderKey& key,
+                                          const ControlTargets& targets);
+  // Worker: the audio thread's key requests into recent_keys_ (most recent first).
+  void takeKeyRequests();
+  // Worker: renders and publishes the most recent key whose one-shot is missing or stale; false
+  // when there is none (or no room to publish: the audio thread wakes the worker when it takes).
+  bool renderNextKey(const std::shared_ptr<const Engine>& engine, std::uint64_t serial);
 
   ParameterSource parameters_;
   std::atomic<double> host_rate_{44100.0};
@@ -123,14 +158,27 @@ class Regenerator : private juce::Thread {
   std::uint64_t audio_serials_made_ = 0;           // message thread
 
   std::atomic<OneShot*> published_{nullptr};
-  juce::AbstractFifo retired_fifo_{64};
-  std::array<OneShot*, 64> retired_{};
+  // Sized so that the audio thread can hand back every one-shot it holds at once (a new bundle
+  // drops the root one-shot and every key's).
+  static constexpr int kRetiredCapacity = 256;
+  juce::AbstractFifo retired_fifo_{kRetiredCapacity};
+  std::array<OneShot*, kRetiredCapacity> retired_{};
+  juce::AbstractFifo key_shots_fifo_{64};  // worker -> audio thread
+  std::array<OneShot*, 64> key_shots_{};
+  juce::AbstractFifo key_requests_fifo_{kNumMidiKeys};  // audio thread -> worker
+  std::array<int, kNumMidiKeys> key_requests_{};
+  std::vector<int> recent_keys_;  // worker: most recently requested first, at most kKeyCacheSize
+  std::array<RenderKey, kNumMidiKeys> key_rendered_{};  // worker: the last key tried per MIDI key
+  std::array<bool, kNumMidiKeys> key_tried_{};
 
   std::mutex render_mutex_;  // worker <-> the audio thread in offline rendering only
   // The dry side of Mix for the current start (a bundle sample or a loaded file): its original, or
   // its reconstruction in a bundle without audio (Engine::dry); under render_mutex_.
   RenderKey dry_key_;
   std::vector<float> dry_;
+  RenderKey model_rate_key_;  // modelRateShot's cache, under render_mutex_
+  double model_rate_frequency_ = 0.0;
+  std::vector<float> model_rate_shot_;
   RenderKey last_rendered_;  // worker only
   bool rendered_any_ = false;
   std::mutex tried_mutex_;  // worker -> waitUntilReady

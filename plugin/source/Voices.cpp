@@ -82,7 +82,7 @@ void Voices::render(juce::AudioBuffer<float>& buffer, int start, int count, floa
       float value;
       if (voice.rate == 1.0) {
         value = audio[static_cast<size_t>(voice.position)];
-      } else {  // key tracking: linear interpolation between neighbours
+      } else {  // a neighbouring key's one-shot, for now: linear interpolation between samples
         const auto index = static_cast<size_t>(voice.position);
         const float fraction = static_cast<float>(voice.position - static_cast<double>(index));
         const float next = index + 1 < audio.size() ? audio[index + 1] : 0.0f;

@@ -23,7 +23,9 @@ class Voices {
   // The host rate sets the fade's length in samples (prepareToPlay, before rendering).
   void setSampleRate(double rate);
   // Starts `shot` now (the next rendered sample). gain: velocity scaling; rate: playback speed
-  // (1 = as generated; key tracking gives 2^(semitones/12)). choke fades every other voice.
+  // (1 = as rendered; with key tracking, a key whose own one-shot is not rendered yet plays a
+  // neighbour's at 2^(semitones/12), linearly interpolated, until its own arrives). choke fades
+  // every other voice.
   void start(OneShot* shot, float gain, double rate, bool choke);
   // Adds every active voice into [start, start + count) of both channels, times output_gain.
   void render(juce::AudioBuffer<float>& buffer, int start, int count, float output_gain);

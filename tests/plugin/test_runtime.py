@@ -16,10 +16,10 @@ import pytest
 import torch
 
 from latentplay import _engine
-from latentplay.bundle import DECODER_NAME, load_bundle
+from latentplay.bundle import CONTROL_NAMES, DECODER_NAME, load_bundle
 from tests.export.malformed import MALFORMED, _replace_file, make_copy
 from latentplay.plugin_state import plugin_state, with_plugin_state
-from tests.plugin.test_pedalboard import CONTROLS, at, expected_one_shot, note, render
+from tests.plugin.test_pedalboard import at, expected_one_shot, note, render
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_BUNDLE = ROOT / "presets" / "demo.latentplay"
@@ -188,7 +188,7 @@ def test_the_state_holds_its_version_the_controls_in_units_and_the_sample_path(l
     assert state.get("bundle") == str(smoke_export[2])
     controls = state.find("controls")
     assert controls.get("sample") == bundle.samples[3].path and controls.get("sample_index") == "3"
-    for name in CONTROLS:
+    for name in CONTROL_NAMES:
         assert float(controls.get(name)) == pytest.approx(getattr(plugin, name), abs=0.01)
 
 
