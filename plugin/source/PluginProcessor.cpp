@@ -80,6 +80,10 @@ juce::AudioProcessorValueTreeState::ParameterLayout LatentPlayProcessor::createL
           [](float value, int) { return juce::String(value, 1) + " dB"; })));
   layout.add(std::make_unique<juce::AudioParameterFloat>(
       ids::velocity_sensitivity, "Velocity Sensitivity", juce::NormalisableRange<float>(0.0f, 1.0f), 1.0f));
+  // Per-note variation: every note plays a fresh point near the current one; 1 = the typical
+  // distance between neighbouring training samples. 0 = every note the same one-shot.
+  layout.add(std::make_unique<juce::AudioParameterFloat>(ids::variation, "Variation",
+                                                          juce::NormalisableRange<float>(0.0f, 1.0f), 0.0f));
   // Key tracking. Resample: a key plays the one-shot faster or slower (shorter or longer), band-
   // limited; Neural: a key sets the Frequency control (Root Note = its current value, equal
   // temperament, within the control's range; beyond it the rest is resampled), so the envelope stays.
@@ -106,6 +110,7 @@ LatentPlayProcessor::LatentPlayProcessor()
   choke_ = parameters.getRawParameterValue(ids::choke.getParamID());
   source.pitch_mode = parameters.getRawParameterValue(ids::pitch_mode.getParamID());
   source.root_note = parameters.getRawParameterValue(ids::root_note.getParamID());
+  source.variation = parameters.getRawParameterValue(ids::variation.getParamID());
   regenerator_ = std::make_unique<Regenerator>(source);
   for (const auto& id : ids::controls) parameters.addParameterListener(id.getParamID(), this);
   parameters.addParameterListener(ids::sample.getParamID(), this);
@@ -113,6 +118,7 @@ LatentPlayProcessor::LatentPlayProcessor()
   parameters.addParameterListener(ids::detail.getParamID(), this);
   parameters.addParameterListener(ids::pitch_mode.getParamID(), this);
   parameters.addParameterListener(ids::root_note.getParamID(), this);
+  parameters.addParameterListener(ids::variation.getParamID(), this);
   set_intra_op_threads(1);  // a plugin shares the machine with the host and other plugins
 
   // The parameters already start at the first sample's own values (their defaults).
@@ -132,6 +138,7 @@ LatentPlayProcessor::~LatentPlayProcessor() {
   parameters.removeParameterListener(ids::detail.getParamID(), this);
   parameters.removeParameterListener(ids::pitch_mode.getParamID(), this);
   parameters.removeParameterListener(ids::root_note.getParamID(), this);
+  parameters.removeParameterListener(ids::variation.getParamID(), this);
   regenerator_.reset();  // stops the worker before the one-shots go
   voices_.stopAll();
   delete current_;
@@ -286,6 +293,7 @@ std::vector<float> LatentPlayProcessor::currentWaveform() const { return regener
 
 void LatentPlayProcessor::prepareToPlay(double sample_rate, int) {
   voices_.setSampleRate(sample_rate);
+  samples_since_reset_ = 0;  // hosts never call this while processBlock runs
   regenerator_->setHostRate(sample_rate);
   // Hosts may block here: have the one-shot at this rate ready, or the first notes of a live
   // performance would find none (a warm render takes milliseconds).
@@ -349,7 +357,8 @@ void LatentPlayProcessor::dropStale() {
 void LatentPlayProcessor::startPendingNotes() {
   if (current_ == nullptr) return;
   for (int i = 0; i < pending_count_; ++i)
-    startNote(pending_notes_[static_cast<size_t>(i)].note, pending_notes_[static_cast<size_t>(i)].velocity);
+    startNote(pending_notes_[static_cast<size_t>(i)].note, pending_notes_[static_cast<size_t>(i)].velocity,
+              samples_since_reset_);
   pending_count_ = 0;
 }
 
@@ -396,7 +405,38 @@ std::pair<OneShot*, double> LatentPlayProcessor::shotForNote(int note) {
   return {current_, std::pow(2.0, (note - regenerator_->rootNote()) / 12.0)};
 }
 
-void LatentPlayProcessor::startNote(int note, float velocity) {
+namespace {
+
+// A note's variation seed offline: its time and key, mixed (splitmix64's finaliser) so that
+// neighbouring times give unrelated directions.
+std::uint64_t noteSeed(std::int64_t position, int note) {
+  std::uint64_t z = static_cast<std::uint64_t>(position) * 131u + static_cast<std::uint64_t>(note) + 0x9e3779b97f4a7c15u;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+  return (z ^ (z >> 31)) | 1u;  // never 0 (0 = unvaried)
+}
+
+}  // namespace
+
+OneShot* LatentPlayProcessor::variedShot(int note, std::int64_t position) {
+  if (regenerator_->variationAmount() <= 0.0f) return nullptr;
+  if (isNonRealtime()) {
+    OneShot* shot = nullptr;
+    return renderOffline(shot, regenerator_->variedKey(note, noteSeed(position, note))) ? shot : nullptr;
+  }
+  const RenderKey wanted = regenerator_->variedKey(note, 0);
+  // Varied one-shots of values no longer in force (or of another key) are handed back.
+  while (draining_count_ < static_cast<int>(draining_.size()) - 2) {
+    OneShot* shot = regenerator_->takeVariation();
+    if (shot == nullptr) break;
+    if (wanted.sameButSeed(shot->key)) return shot;
+    letGo(shot);
+  }
+  regenerator_->requestVariations(wanted.note);
+  return nullptr;  // none ready: this note plays unvaried
+}
+
+void LatentPlayProcessor::startNote(int note, float velocity, std::int64_t position) {
   // Offline: the note plays the one-shot of the values in force now.
   if (isNonRealtime() && !renderOffline(current_, regenerator_->wantedKey())) return;
   if (current_ == nullptr) {  // real time, the bundle's first one-shot not made yet: play it when it comes
@@ -404,11 +444,23 @@ void LatentPlayProcessor::startNote(int note, float velocity) {
       pending_notes_[static_cast<size_t>(pending_count_++)] = {note, velocity};
     return;
   }
-  const auto [shot, speed] = shotForNote(note);
-  if (shot == nullptr) return;
   const float sensitivity = velocity_sensitivity_->load();
   const float velocity_gain = (1.0f - sensitivity) + sensitivity * velocity;
+  if (OneShot* varied = variedShot(note, position)) {  // its own, played once
+    voices_.start(varied, velocity_gain, 1.0, choke_->load() > 0.5f);
+    letGo(varied);
+    return;
+  }
+  const auto [shot, speed] = shotForNote(note);
+  if (shot == nullptr) return;
   voices_.start(shot, velocity_gain, speed, choke_->load() > 0.5f);
+}
+
+std::int64_t LatentPlayProcessor::blockStart() const {
+  if (auto* head = getPlayHead())
+    if (const auto position = head->getPosition())
+      if (const auto samples = position->getTimeInSamples()) return *samples;
+  return samples_since_reset_;
 }
 
 // Audio thread: a non-finite sample never reaches the host.
@@ -432,6 +484,7 @@ void LatentPlayProcessor::processBlock(juce::AudioBuffer<float>& buffer, juce::M
   if (reset_requested_.exchange(false)) {  // a reset means no tails: renders start clean
     voices_.stopAll();
     pending_count_ = 0;
+    samples_since_reset_ = 0;
   }
   retireIdle();
   dropStale();
@@ -449,6 +502,7 @@ void LatentPlayProcessor::processBlock(juce::AudioBuffer<float>& buffer, juce::M
   startPendingNotes();
   const float output_gain = juce::Decibels::decibelsToGain(gain_db_->load(), -48.0f);
   const int length = buffer.getNumSamples();
+  const std::int64_t block_start = blockStart();
   int position = 0;
   for (const auto event : midi) {
     const int at = juce::jlimit(0, length, event.samplePosition);
@@ -458,16 +512,17 @@ void LatentPlayProcessor::processBlock(juce::AudioBuffer<float>& buffer, juce::M
     if (event.numBytes < 3) continue;
     const int kind = event.data[0] & 0xf0;
     if (kind == 0x90 && event.data[2] > 0)
-      startNote(event.data[1], static_cast<float>(event.data[2]) / 127.0f);
+      startNote(event.data[1], static_cast<float>(event.data[2]) / 127.0f, block_start + at);
     else if (kind == 0xb0 && (event.data[1] == 120 || event.data[1] == 123)) {  // all sound / all notes off
       voices_.stopAll();
       pending_count_ = 0;
     }
   }
-  if (audition_requested_.exchange(false)) startNote(60, 1.0f);
+  if (audition_requested_.exchange(false)) startNote(60, 1.0f, block_start);
   voices_.render(buffer, position, length - position, output_gain);
   sanitise(buffer);
   retireIdle();
+  samples_since_reset_ += length;
 }
 
 // The state, version 2:

@@ -33,7 +33,7 @@ inline const std::array<juce::ParameterID, kNumControls> controls = [] {
   return made;
 }();
 inline const juce::ParameterID sample{"sample", 1}, mix{"mix", 1}, detail{"detail", 1}, output_gain{"output_gain", 1},
-    velocity_sensitivity{"velocity_sensitivity", 1}, pitch_mode{"pitch_mode", 1}, root_note{"root_note", 1},
+    velocity_sensitivity{"velocity_sensitivity", 1}, variation{"variation", 1}, pitch_mode{"pitch_mode", 1}, root_note{"root_note", 1},
     choke{"choke", 1};
 }  // namespace ids
 
@@ -135,7 +135,14 @@ class LatentPlayProcessor : public juce::AudioProcessor, private juce::AudioProc
   void dropStale();
   void startPendingNotes();
   void retireIdle();
-  void startNote(int note, float velocity);  // velocity 0..1
+  // velocity 0..1; position: the note's time in samples (the host's timeline when it says, else
+  // since the last reset), which seeds its variation in offline renders.
+  void startNote(int note, float velocity, std::int64_t position);
+  // Audio thread: with Variation on, a varied one-shot for this note (the ring's in real time, one
+  // rendered now offline), which the caller lets go once its voice started; nullptr: play unvaried.
+  OneShot* variedShot(int note, std::int64_t position);
+  // Audio thread: where this block starts on the host's timeline, in samples.
+  std::int64_t blockStart() const;
   // Audio thread: the one-shot a note of `note` plays and how much faster (key tracking).
   std::pair<OneShot*, double> shotForNote(int note);
   // Audio thread, offline only: makes `slot` the one-shot of `wanted` now (renders it unless it
@@ -169,6 +176,7 @@ class LatentPlayProcessor : public juce::AudioProcessor, private juce::AudioProc
   };
   std::array<PendingNote, 16> pending_notes_{};  // audio thread: notes waiting for a new bundle's first one-shot
   int pending_count_ = 0;
+  std::int64_t samples_since_reset_ = 0;  // audio thread: the timeline when the host gives none
   std::atomic<bool> audition_requested_{false};
   std::atomic<bool> reset_requested_{false};
   std::atomic<bool> silenced_non_finite_{false};  // set by the audio thread, shown in the status

@@ -10,7 +10,9 @@
 namespace latentplay {
 
 Regenerator::Regenerator(ParameterSource parameters)
-    : juce::Thread("LatentPlay regenerate"), parameters_(parameters) {
+    : juce::Thread("LatentPlay regenerate"),
+      parameters_(parameters),
+      next_variation_seed_(static_cast<std::uint64_t>(juce::Time::getHighResolutionTicks())) {
   startThread();
 }
 
@@ -20,6 +22,7 @@ Regenerator::~Regenerator() {
   stopThread(10000);
   delete published_.exchange(nullptr);
   while (OneShot* shot = takeKeyShot()) delete shot;
+  while (OneShot* shot = takeVariation()) delete shot;
   freeRetired();
 }
 
@@ -85,6 +88,33 @@ RenderKey Regenerator::wantedKey(int note) const {
   key.pitch_mode = mode;
   key.root_note = rootNote();
   return key;
+}
+
+RenderKey Regenerator::variedKey(int note, std::uint64_t seed) const {
+  RenderKey key = wantedKey(note);
+  key.variation = variationAmount();
+  key.variation_seed = key.variation > 0.0f ? seed : 0;
+  return key;
+}
+
+OneShot* Regenerator::takeVariation() {
+  const auto scope = variations_fifo_.read(1);
+  if (scope.blockSize1 + scope.blockSize2 == 0) return nullptr;
+  OneShot* shot = variations_[static_cast<size_t>(scope.blockSize1 > 0 ? scope.startIndex1 : scope.startIndex2)];
+  wake_.post();  // the worker renders the next
+  return shot;
+}
+
+bool Regenerator::renderNextVariation(const std::shared_ptr<const Engine>& engine, std::uint64_t serial) {
+  if (variationAmount() <= 0.0f || variations_fifo_.getFreeSpace() == 0) return false;
+  const RenderKey wanted = variedKey(variation_note_.load(), next_variation_seed_++);
+  if (wanted.engine_serial != serial) return false;
+  if (auto shot = renderShot(engine, wanted)) {
+    const auto scope = variations_fifo_.write(1);
+    variations_[static_cast<size_t>(scope.blockSize1 > 0 ? scope.startIndex1 : scope.startIndex2)] = shot.release();
+    return true;
+  }
+  return false;  // failed (the status says why): not retried until something changes
 }
 
 OneShot* Regenerator::takeKeyShot() {
@@ -194,7 +224,7 @@ const std::vector<float>& Regenerator::modelRateShot(const Engine& engine, const
   const double frequency = *targets[frequencyControl()];  // a neural key moves it
   if (cache_key == model_rate_key_ && frequency == model_rate_frequency_ && !model_rate_shot_.empty())
     return model_rate_shot_;
-  model_rate_shot_ = engine.regenerate(start, targets, 0.0, key.detail);
+  model_rate_shot_ = engine.regenerate(start, targets, 0.0, key.detail, Variation{key.variation, key.variation_seed});
   if (key.mix < 1.0f) {
     RenderKey dry_key = cache_key;  // the dry side depends on the start only
     dry_key.controls = {};
@@ -259,7 +289,7 @@ std::unique_ptr<OneShot> Regenerator::renderShot(const std::shared_ptr<const Eng
     for (const float value : shot->audio)  // what reaches the voices is always finite
       if (!std::isfinite(value)) throw std::runtime_error("the decoder produced non-finite samples (NaN or Inf)");
     const juce::ScopedLock lock(error_lock_);
-    if (key.note < 0) latest_audio_ = shot->audio;  // the editor shows the root one-shot
+    if (key.note < 0 && key.variation_seed == 0) latest_audio_ = shot->audio;  // the editor shows the root one-shot
     last_error_.clear();
     return shot;
   } catch (const std::exception& error) {
@@ -289,7 +319,9 @@ void Regenerator::run() {
       continue;  // look again at once: values may have moved while it rendered
     }
     takeKeyRequests();
-    if (current != nullptr && renderNextKey(current, serial)) continue;  // the root one-shot first again
+    // Then the variation ring (a varied note would otherwise play unvaried), then other keys;
+    // after each, the root one-shot first again.
+    if (current != nullptr && (renderNextVariation(current, serial) || renderNextKey(current, serial))) continue;
     wake_.wait();
   }
 }

@@ -33,6 +33,7 @@ namespace latentplay {
 enum class PitchMode { off = 0, resample = 1, neural = 2 };
 constexpr int kNumMidiKeys = 128;
 constexpr int kKeyCacheSize = 32;  // keys kept rendered per control state: the most recently played
+constexpr int kVariationRing = 8;  // varied one-shots rendered ahead, so that no varied note waits
 
 // Everything a one-shot depends on; two equal keys give bit-identical audio.
 struct RenderKey {
@@ -48,10 +49,20 @@ struct RenderKey {
   int note = -1;
   PitchMode pitch_mode = PitchMode::off;
   int root_note = 0;
+  // Per-note variation (Engine::vary): 0 for the plain one-shot of these values.
+  float variation = 0.0f;
+  std::uint64_t variation_seed = 0;
   bool operator==(const RenderKey& other) const {
     return engine_serial == other.engine_serial && sample == other.sample && controls == other.controls &&
            mix == other.mix && detail == other.detail && rate == other.rate && audio_serial == other.audio_serial &&
-           note == other.note && pitch_mode == other.pitch_mode && root_note == other.root_note;
+           note == other.note && pitch_mode == other.pitch_mode && root_note == other.root_note &&
+           variation == other.variation && variation_seed == other.variation_seed;
+  }
+  // The same one-shot but for the variation's seed: a varied one-shot a note may play.
+  bool sameButSeed(const RenderKey& other) const {
+    RenderKey seedless = other;
+    seedless.variation_seed = variation_seed;
+    return *this == seedless;
   }
   bool operator!=(const RenderKey& other) const { return !(*this == other); }
 };
@@ -70,6 +81,7 @@ struct ParameterSource {
   std::atomic<float>* detail = nullptr;
   std::atomic<float>* pitch_mode = nullptr;  // PitchMode as its index
   std::atomic<float>* root_note = nullptr;
+  std::atomic<float>* variation = nullptr;
 };
 
 class Regenerator : private juce::Thread {
@@ -100,6 +112,9 @@ class Regenerator : private juce::Thread {
   RenderKey wantedKey(int note) const;
   PitchMode pitchMode() const;
   int rootNote() const;
+  float variationAmount() const { return parameters_.variation->load(); }
+  // wantedKey(note) varied by the current Variation with `seed`.
+  RenderKey variedKey(int note, std::uint64_t seed) const;
   // Any thread, lock-free: which bundle is in force (one-shots of another are stale) and whether
   // there is one at all.
   std::uint64_t engineSerial() const { return engine_serial_.load(); }
@@ -111,6 +126,14 @@ class Regenerator : private juce::Thread {
   OneShot* takeKeyShot();
   // Audio thread, lock-free: a note of this key was played and its one-shot is missing or stale.
   void requestKey(int note);
+  // Audio thread, lock-free: the next varied one-shot of the ring, or nullptr. It may be of
+  // values no longer in force: the caller checks its key.
+  OneShot* takeVariation();
+  // Audio thread, lock-free: fill the ring with varied one-shots of this key (the one played last).
+  void requestVariations(int note) {
+    variation_note_.store(note);
+    wake_.post();
+  }
   // Audio thread, lock-free: give a one-shot no voice plays any more back to the worker.
   bool retire(OneShot* shot);
 
@@ -144,6 +167,8 @@ class Regenerator : private juce::Thread {
   // Worker: renders and publishes the most recent key whose one-shot is missing or stale; false
   // when there is none (or no room to publish: the audio thread wakes the worker when it takes).
   bool renderNextKey(const std::shared_ptr<const Engine>& engine, std::uint64_t serial);
+  // Worker: one more varied one-shot into the ring, while Variation is on and the ring has room.
+  bool renderNextVariation(const std::shared_ptr<const Engine>& engine, std::uint64_t serial);
 
   ParameterSource parameters_;
   std::atomic<double> host_rate_{44100.0};
@@ -170,6 +195,10 @@ class Regenerator : private juce::Thread {
   std::vector<int> recent_keys_;  // worker: most recently requested first, at most kKeyCacheSize
   std::array<RenderKey, kNumMidiKeys> key_rendered_{};  // worker: the last key tried per MIDI key
   std::array<bool, kNumMidiKeys> key_tried_{};
+  juce::AbstractFifo variations_fifo_{kVariationRing};  // worker -> audio thread
+  std::array<OneShot*, kVariationRing> variations_{};
+  std::atomic<int> variation_note_{-1};  // the key the ring is for
+  std::uint64_t next_variation_seed_;    // worker: real-time variations are fresh, not reproducible
 
   std::mutex render_mutex_;  // worker <-> the audio thread in offline rendering only
   // The dry side of Mix for the current start (a bundle sample or a loaded file): its original, or

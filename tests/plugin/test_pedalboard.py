@@ -48,9 +48,9 @@ def test_loads_as_an_instrument_with_the_specified_parameters(load_plugin, smoke
     plugin = load_plugin(smoke_export[2])
     assert plugin.is_instrument
     names = set(plugin.parameters)
-    assert {*CONTROL_NAMES, "sample", "mix", "detail", "output_gain", "velocity_sensitivity", "pitch_mode", "root_note",
-            "choke"} <= names
-    assert len(names - {"bypass"}) == 13  # no ~2000 emulated MIDI CC parameters
+    assert {*CONTROL_NAMES, "sample", "mix", "detail", "output_gain", "velocity_sensitivity", "variation", "pitch_mode",
+            "root_note", "choke"} <= names
+    assert len(names - {"bypass"}) == 14  # no ~2000 emulated MIDI CC parameters
     for name, control in zip(CONTROL_NAMES, engine.controls):
         low, high = plugin.parameters[name].range[:2]
         assert low == pytest.approx(control["range"][0], abs=0.01)

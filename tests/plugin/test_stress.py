@@ -49,7 +49,7 @@ def test_real_time_stress(vst3_path, smoke_export, virtual_screen):
     report = json.loads(run.stdout)
     (ROOT / "test-artifacts").mkdir(exist_ok=True)
     (ROOT / "test-artifacts" / "stress.json").write_text(json.dumps(report, indent=1))
-    assert report["parameter_changes"] >= CHANGES - 1 and report["parameters"] == 13
+    assert report["parameter_changes"] >= CHANGES - 1 and report["parameters"] == 14
     assert report["state_switches"] >= 5 and report["editor_cycles"] >= 20
     assert report["non_finite_samples"] == 0
     # Silence is allowed only while a newly switched bundle renders its first one-shot: one

@@ -218,16 +218,26 @@ PYBIND11_MODULE(_engine, m) {
            },
            py::arg("frames"), py::arg("rate"), "prepare + encode + the residual: a starting point for regenerate/dry.")
       .def("regenerate",
-           [](const Engine& e, const AudioStart& start, const py::dict& controls, double rate, double detail) {
+           [](const Engine& e, const AudioStart& start, const py::dict& controls, double rate, double detail,
+              double variation, std::uint64_t seed) {
              const ControlTargets targets = to_targets(controls);
              std::vector<float> audio;
              {
                py::gil_scoped_release release;
-               audio = e.regenerate(start, targets, rate, detail);
+               audio = e.regenerate(start, targets, rate, detail, Variation{variation, seed});
              }
              return to_array(std::move(audio));
            },
-           py::arg("start"), py::arg("controls") = py::dict(), py::arg("rate") = 0.0, py::arg("detail") = 0.0)
+           py::arg("start"), py::arg("controls") = py::dict(), py::arg("rate") = 0.0, py::arg("detail") = 0.0,
+           py::arg("variation") = 0.0, py::arg("seed") = 0)
+      .def("vary", [](const Engine& e, const Eigen::VectorXd& z, double amount, std::uint64_t seed) {
+             return e.vary(z, Variation{amount, seed});
+           }, py::arg("latent"), py::arg("amount"), py::arg("seed"),
+           "z moved `amount` neighbour distances in a direction drawn from `seed` (per-note variation).")
+      .def_property_readonly("neighbour_distance", &Engine::neighbour_distance,
+                             "median distance from each sample's latent point to its nearest other's")
+      .def("sample_start", [](const Engine& e, const py::object& sample) { return e.sample_start(sample_index_of(e, sample)); },
+           py::arg("sample"), "A bundle sample as a starting point (its latent, original and residual).")
       .def("dry", [](const Engine& e, const AudioStart& start, double rate) { return to_array(e.dry(start, rate)); },
            py::arg("start"), py::arg("rate") = 0.0)
       .def("regenerate",

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <random>
 
 #include "latentplay/errors.hpp"
 #include "latentplay/resampler.hpp"
@@ -10,6 +12,33 @@ namespace latentplay {
 
 namespace {
 constexpr int kWarmUpDecodes = 3;
+
+double median_neighbour_distance(const std::vector<Sample>& samples) {
+  if (samples.size() < 2) return 0.0;
+  std::vector<double> nearest(samples.size(), std::numeric_limits<double>::infinity());
+  for (size_t i = 0; i < samples.size(); ++i)
+    for (size_t j = i + 1; j < samples.size(); ++j) {
+      const double distance = (samples[i].latent - samples[j].latent).norm();
+      nearest[i] = std::min(nearest[i], distance);
+      nearest[j] = std::min(nearest[j], distance);
+    }
+  std::sort(nearest.begin(), nearest.end());
+  const size_t middle = nearest.size() / 2;
+  return nearest.size() % 2 == 1 ? nearest[middle] : 0.5 * (nearest[middle - 1] + nearest[middle]);
+}
+
+// A unit vector in `dimensions`, uniformly distributed over directions, from `seed`: Gaussian
+// coordinates by Box-Muller over mt19937_64's raw output (std::normal_distribution differs
+// between standard libraries; this does not).
+Eigen::VectorXd random_direction(int dimensions, std::uint64_t seed) {
+  std::mt19937_64 generator(seed);
+  auto uniform = [&] { return (static_cast<double>(generator() >> 11) + 0.5) * 0x1.0p-53; };  // (0, 1)
+  Eigen::VectorXd direction(dimensions);
+  for (int i = 0; i < dimensions; ++i)
+    direction[i] = std::sqrt(-2.0 * std::log(uniform())) * std::cos(2.0 * M_PI * uniform());
+  return direction / direction.norm();
+}
+
 }  // namespace
 
 Engine::Engine(const std::string& bundle_folder)
@@ -18,6 +47,7 @@ Engine::Engine(const std::string& bundle_folder)
       model_(std::make_unique<TorchModel>(bundle_.decoder_path, bundle_.encoder_path, bundle_.latent_dim,
                                           bundle_.length)),
       originals_(read_originals(bundle_)),
+      neighbour_distance_(median_neighbour_distance(bundle_.samples)),
       sample_starts_(bundle_.samples.size()) {
   // A decoder that loads but cannot decode is a broken bundle: find out now. And warm up: the
   // TorchScript executor profiles its first runs and builds an optimised plan after them (cold
@@ -111,9 +141,15 @@ AudioStart Engine::start_from_latent(const Eigen::VectorXd& latent) const {
   return start;
 }
 
+Eigen::VectorXd Engine::vary(const Eigen::VectorXd& latent, const Variation& variation) const {
+  if (!std::isfinite(variation.amount) || variation.amount < 0) throw UsageError("variation must be a finite amount >= 0");
+  if (variation.amount == 0.0) return latent;
+  return latent + variation.amount * neighbour_distance_ * random_direction(static_cast<int>(latent.size()), variation.seed);
+}
+
 std::vector<float> Engine::regenerate(const AudioStart& start, const ControlTargets& targets, double output_rate,
-                                      double detail) const {
-  std::vector<float> audio = decode(move(start.latent, targets));
+                                      double detail, const Variation& variation) const {
+  std::vector<float> audio = decode(vary(move(start.latent, targets), variation));
   add_residual(audio, start.residual, detail);
   return to_rate(std::move(audio), output_rate);
 }

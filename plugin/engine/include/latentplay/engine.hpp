@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -22,6 +23,14 @@ namespace latentplay {
 
 // One optional target per control, in kControlNames order; empty = keep the start's own value.
 using ControlTargets = std::array<std::optional<double>, kNumControls>;
+
+// Per-note variation: a point near the one the controls ask for, `amount` times the typical
+// distance between neighbouring training samples away, in a direction drawn from `seed` (the
+// same seed gives the same point on every platform). amount 0 = no variation.
+struct Variation {
+  double amount = 0.0;
+  std::uint64_t seed = 0;
+};
 
 // A starting point from any audio (a WAV dropped on the plugin): the prepared one-shot is its
 // "original" for Mix and Detail, as a bundle sample's is.
@@ -55,7 +64,12 @@ class Engine {
   // start's own residual is added before resampling: D(z') + detail · (x − D(z)), x its original
   // one-shot; at the start's own values with detail 1 that is x itself.
   std::vector<float> regenerate(const AudioStart& start, const ControlTargets& targets, double output_rate,
-                                double detail) const;
+                                double detail, const Variation& variation = {}) const;
+  // z moved by a variation (above); z itself for amount 0.
+  Eigen::VectorXd vary(const Eigen::VectorXd& latent, const Variation& variation) const;
+  // The median over the bundle's samples of the distance to the nearest other sample's latent
+  // point: what Variation 1 moves (0 for a one-sample bundle).
+  double neighbour_distance() const { return neighbour_distance_; }
   // The dry side of Mix: the start's original (prepared audio) at `output_rate` (0 = the model rate).
   std::vector<float> dry(const AudioStart& start, double output_rate) const;
 
@@ -91,6 +105,7 @@ class Engine {
   std::unique_ptr<TorchModel> model_;
   mutable std::mutex inference_mutex_;
   std::vector<float> originals_;  // samples × length, or empty
+  double neighbour_distance_ = 0.0;
   mutable std::mutex sample_starts_mutex_;
   mutable std::vector<std::unique_ptr<const AudioStart>> sample_starts_;  // per sample, made on first use
 };
