@@ -15,6 +15,7 @@ DEBIAN_PACKAGES=(
   libsndfile1 libsoxr-dev               # audio I/O and the resampler the C++ engine will use
   hydrogen-drumkits hydrogen-data       # real recorded drum kits (latentplay kits: the benchmark)
   avldrums.lv2-soundfont                # the AVL drumkits as SoundFont 2 (latentplay kits reads them)
+  jalv jackd2                           # the LV2 test: jalv (LV2 reference host) on a dummy JACK server
 )
 TORCH_VERSION=2.13.0   # a CPU build on local disk here; any other version is a CUDA download
 

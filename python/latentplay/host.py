@@ -117,6 +117,37 @@ def find_vst3(explicit: Path | None = None) -> Path:
                             "install it with `cmake --build build/python --target install_vst3`, or set $LATENTPLAY_VST3")
 
 
+BUILT_LV2 = BUILT_VST3.parent.parent / "LV2" / "LatentPlay.lv2"
+LV2_NAME = "LatentPlay.lv2"
+LV2_URI = "https://latentplay.dev/plugins/latentplay"  # plugin/CMakeLists.txt's LATENTPLAY_LV2_URI
+# Where LV2 hosts look (lilv's default LV2_PATH on Linux), after the user's own ~/.lv2.
+SYSTEM_LV2_FOLDERS = (Path("/usr/local/lib/lv2"), Path("/usr/lib/lv2"))
+
+
+def lv2_candidates(explicit: Path | None = None) -> list[tuple[str, Path]]:
+    """Where the LV2 bundle is looked for, in order, as for the VST3: the path given, $LATENTPLAY_LV2,
+    the installed locations, the build folder of a source checkout."""
+    candidates = [("given", Path(explicit))] if explicit else []
+    if os.environ.get("LATENTPLAY_LV2"):
+        candidates.append(("$LATENTPLAY_LV2", Path(os.environ["LATENTPLAY_LV2"])))
+    candidates += [("installed", folder / LV2_NAME) for folder in (Path.home() / ".lv2", *SYSTEM_LV2_FOLDERS)]
+    candidates.append(("build folder", BUILT_LV2))
+    return candidates
+
+
+def find_lv2(explicit: Path | None = None) -> Path:
+    """The LatentPlay.lv2 bundle (the folder holding manifest.ttl): the first of lv2_candidates()
+    that is one. A path given explicitly must be one."""
+    if explicit is not None and not (Path(explicit) / "manifest.ttl").is_file():
+        raise FileNotFoundError(f"{explicit}: no LV2 bundle there (no manifest.ttl)")
+    for _, path in lv2_candidates(explicit):
+        if (path / "manifest.ttl").is_file():
+            return path
+    looked = "; ".join(f"{where}: {path}" for where, path in lv2_candidates(explicit))
+    raise FileNotFoundError(f"LatentPlay.lv2 not found (looked in {looked}). Build it with scripts/setup.sh "
+                            "(or `cmake --build build/python --target LatentPlay_LV2`), or set $LATENTPLAY_LV2")
+
+
 def load_instrument(vst3: Path | None = None, bundle: Path = DEFAULT_BUNDLE):
     """A fresh plugin instance playing `bundle` (passed through LATENTPLAY_BUNDLE); the plugin is
     ``vst3`` or else found by find_vst3()."""
