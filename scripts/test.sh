@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 mkdir -p test-artifacts
-echo "== The real-time stress host (tests/plugin/test_stress.py)"
-cmake --build build/python --target latentplay_stress_host
+echo "== The real-time stress host and the export check (tests/plugin/test_stress.py, test_export_wav.py)"
+cmake --build build/python --target latentplay_stress_host latentplay_export_check
 echo "== C++ unit tests (CTest)"
 ctest --test-dir build/python --output-on-failure
 echo "== Python tests (pytest)"

@@ -102,7 +102,7 @@ void WaveformView::paint(juce::Graphics& g) {
   g.fillAll(kPanel);
   g.setColour(kText.withAlpha(0.6f));
   g.setFont(12.0f);
-  g.drawText("Current one-shot", getLocalBounds().reduced(6), juce::Justification::topLeft);
+  g.drawText("Current one-shot (drag it out as a WAV)", getLocalBounds().reduced(6), juce::Justification::topLeft);
   if (audio_.empty()) return;
   const auto area = getLocalBounds().toFloat().reduced(6.0f, 18.0f);
   juce::Path path;
@@ -123,8 +123,15 @@ void WaveformView::paint(juce::Graphics& g) {
   g.fillPath(path);
 }
 
+void WaveformView::mouseDrag(const juce::MouseEvent& event) {
+  if (dragging_ || event.getDistanceFromDragStart() < 8) return;
+  dragging_ = true;
+  const juce::File file = processor_.writeOneShotForDrag();
+  if (file != juce::File()) juce::DragAndDropContainer::performExternalDragDropOfFiles({file.getFullPathName()}, false, this);
+}
+
 LatentPlayEditor::LatentPlayEditor(LatentPlayProcessor& processor)
-    : juce::AudioProcessorEditor(processor), processor_(processor), map_(processor) {
+    : juce::AudioProcessorEditor(processor), processor_(processor), map_(processor), waveform_(processor) {
   for (int k = 0; k < kNumControls; ++k) {
     auto& slider = control_sliders_[static_cast<size_t>(k)];
     const bool principal = juce::String(kControlKinds[static_cast<size_t>(k)]) == "pca";
@@ -154,6 +161,8 @@ LatentPlayEditor::LatentPlayEditor(LatentPlayProcessor& processor)
   choose_button_.onClick = [this] { chooseBundle(); };
   load_sample_button_.onClick = [this] { chooseSampleFile(); };
   audition_button_.onClick = [this] { processor_.audition(); };
+  export_button_.onClick = [this] { chooseExportFile(); };
+  addAndMakeVisible(export_button_);
   addAndMakeVisible(choose_button_);
   addAndMakeVisible(load_sample_button_);
   addAndMakeVisible(audition_button_);
@@ -246,6 +255,22 @@ void LatentPlayEditor::chooseSampleFile() {
                         });
 }
 
+void LatentPlayEditor::chooseExportFile() {
+  const juce::File suggested = juce::File::getSpecialLocation(juce::File::userHomeDirectory)
+                                   .getChildFile(processor_.oneShotFileName());
+  chooser_ = std::make_unique<juce::FileChooser>("Export the current one-shot as a WAV", suggested, "*.wav");
+  chooser_->launchAsync(juce::FileBrowserComponent::saveMode | juce::FileBrowserComponent::canSelectFiles |
+                            juce::FileBrowserComponent::warnAboutOverwriting,
+                        [this](const juce::FileChooser& chooser) {
+                          const juce::File file = chooser.getResult();
+                          if (file == juce::File()) return;
+                          const juce::String error = processor_.writeOneShot(file);
+                          if (error.isNotEmpty())
+                            juce::AlertWindow::showMessageBoxAsync(juce::MessageBoxIconType::WarningIcon,
+                                                                   "LatentPlay: export failed", error);
+                        });
+}
+
 void LatentPlayEditor::filesDropped(const juce::StringArray& files, int, int) {
   processor_.loadAudioFile(juce::File(files[0]), true);
 }
@@ -266,6 +291,8 @@ void LatentPlayEditor::resized() {
   load_sample_button_.setBounds(top.removeFromLeft(110));
   top.removeFromLeft(8);
   audition_button_.setBounds(top.removeFromRight(90));
+  top.removeFromRight(4);
+  export_button_.setBounds(top.removeFromRight(100));
   status_.setBounds(top.reduced(4, 0));
   area.removeFromTop(6);
   auto selectors = area.removeFromTop(26);

@@ -28,16 +28,22 @@ class LatentMap : public juce::Component {
   juce::Rectangle<double> bounds_;
 };
 
+// The current one-shot's waveform; drag it out (into a DAW's track or a folder) to get it as a WAV.
 class WaveformView : public juce::Component {
  public:
+  explicit WaveformView(LatentPlayProcessor& processor) : processor_(processor) {}
   void setAudio(std::vector<float> audio) {
     audio_ = std::move(audio);
     repaint();
   }
   void paint(juce::Graphics& g) override;
+  void mouseDrag(const juce::MouseEvent& event) override;
+  void mouseUp(const juce::MouseEvent&) override { dragging_ = false; }
 
  private:
+  LatentPlayProcessor& processor_;
   std::vector<float> audio_;
+  bool dragging_ = false;  // one external drag per mouse gesture
 };
 
 class LatentPlayEditor : public juce::AudioProcessorEditor, public juce::FileDragAndDropTarget, private juce::Timer {
@@ -54,11 +60,13 @@ class LatentPlayEditor : public juce::AudioProcessorEditor, public juce::FileDra
   void timerCallback() override;
   void chooseBundle();
   void chooseSampleFile();
+  void chooseExportFile();
   void refreshBundleLists();
 
   using SliderAttachment = juce::AudioProcessorValueTreeState::SliderAttachment;
   LatentPlayProcessor& processor_;
-  juce::TextButton choose_button_{"Bundle..."}, load_sample_button_{"Load sample..."}, audition_button_{"Audition"};
+  juce::TextButton choose_button_{"Bundle..."}, load_sample_button_{"Load sample..."}, audition_button_{"Audition"},
+      export_button_{"Export WAV..."};
   juce::Label status_;
   juce::ComboBox pack_box_, sample_box_, preset_box_;
   juce::Array<juce::File> presets_;

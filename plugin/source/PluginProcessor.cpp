@@ -2,6 +2,7 @@
 
 #include "PluginEditor.h"
 #include "latentplay/errors.hpp"
+#include "latentplay/naming.hpp"
 
 namespace latentplay {
 
@@ -290,6 +291,49 @@ Eigen::VectorXd LatentPlayProcessor::currentLatent() const {
 }
 
 std::vector<float> LatentPlayProcessor::currentWaveform() const { return regenerator_->latestAudio(); }
+
+juce::String LatentPlayProcessor::oneShotFileName() const {
+  const auto current = regenerator_->engine();
+  if (current == nullptr) return "LatentPlay.wav";
+  const Bundle& bundle = current->bundle();
+  std::array<double, kNumControls> values{};
+  for (int k = 0; k < kNumControls; ++k) values[static_cast<size_t>(k)] = bundle.controls[k].valueAt(controlValue(k));
+  const juce::File loaded = audioFile();
+  const int index = juce::jlimit(0, static_cast<int>(bundle.samples.size()) - 1,
+                                 static_cast<int>(parameters.getRawParameterValue(ids::sample.getParamID())->load()));
+  const std::string start = loaded != juce::File() ? loaded.getFileName().toStdString()
+                                                   : bundle.samples[static_cast<size_t>(index)].path;
+  return one_shot_file_name(start, values);
+}
+
+juce::String LatentPlayProcessor::writeOneShot(const juce::File& file) {
+  const RenderKey wanted = regenerator_->wantedKey();
+  if (!regenerator_->hasEngine()) return "no bundle loaded: nothing to export";
+  const std::unique_ptr<OneShot> shot(regenerator_->renderNow(wanted));
+  if (shot == nullptr) return "the one-shot could not be rendered: " + regenerator_->lastError();
+  if (!file.getParentDirectory().createDirectory()) return file.getParentDirectory().getFullPathName() + ": cannot create";
+  file.deleteFile();
+  juce::WavAudioFormat wav;
+  std::unique_ptr<juce::OutputStream> stream = file.createOutputStream();
+  if (stream == nullptr) return file.getFullPathName() + ": cannot write";
+  // 32 bits: JUCE writes IEEE float, so the file holds exactly the samples a note plays.
+  std::unique_ptr<juce::AudioFormatWriter> writer(wav.createWriterFor(stream.get(), wanted.rate, 1, 32, {}, 0));
+  if (writer == nullptr) return file.getFullPathName() + ": cannot write a WAV at " + juce::String(wanted.rate) + " Hz";
+  stream.release();  // the writer owns it now
+  const float* channels[] = {shot->audio.data()};
+  if (!writer->writeFromFloatArrays(channels, 1, static_cast<int>(shot->audio.size())))
+    return file.getFullPathName() + ": writing failed";
+  return {};
+}
+
+juce::File LatentPlayProcessor::writeOneShotForDrag() {
+  // A folder per drag: the DAW may read the file after the drag ends, so it is not overwritten.
+  const juce::File folder = juce::File::getSpecialLocation(juce::File::tempDirectory)
+                                .getChildFile("LatentPlay")
+                                .getNonexistentChildFile("drag", "", false);
+  const juce::File file = folder.getChildFile(oneShotFileName());
+  return writeOneShot(file).isEmpty() ? file : juce::File();
+}
 
 void LatentPlayProcessor::prepareToPlay(double sample_rate, int) {
   voices_.setSampleRate(sample_rate);

@@ -118,6 +118,15 @@ class LatentPlayProcessor : public juce::AudioProcessor, private juce::AudioProc
   Eigen::VectorXd currentLatent() const;
   // A copy of the newest one-shot the worker made (message thread; for the waveform view).
   std::vector<float> currentWaveform() const;
+  // Message thread: the current one-shot (what a note plays now at the current values, unvaried,
+  // at the host rate), rendered now and written to `file` as a 32-bit float WAV, bit-exact (the
+  // editor's Export WAV...). Returns "" or why it could not.
+  juce::String writeOneShot(const juce::File& file);
+  // Its file name, as `latentplay expand` names its files: the start's name and the control values.
+  juce::String oneShotFileName() const;
+  // Message thread: the current one-shot written into a folder of its own under the temporary
+  // folder, for dragging out of the editor into a DAW or a file manager. File() on failure.
+  juce::File writeOneShotForDrag();
 
   juce::AudioProcessorValueTreeState parameters;
 
