@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <stdexcept>
 
+#include "latentplay/pitch.hpp"
 #include "latentplay/resampler.hpp"
 
 namespace latentplay {
@@ -155,10 +155,12 @@ bool Regenerator::renderNextKey(const std::shared_ptr<const Engine>& engine, std
     if (key_tried_[index] && key_rendered_[index] == wanted) continue;
     key_tried_[index] = true;
     key_rendered_[index] = wanted;
+    cancelled_ = false;
     if (auto shot = renderShot(engine, wanted)) {
       const auto scope = key_shots_fifo_.write(1);
       key_shots_[static_cast<size_t>(scope.blockSize1 > 0 ? scope.startIndex1 : scope.startIndex2)] = shot.release();
     }
+    if (cancelled_) key_tried_[index] = false;
     return true;
   }
   return false;
@@ -204,41 +206,35 @@ juce::String Regenerator::lastError() const {
   return last_error_;
 }
 
-namespace {
-
-int frequencyControl() {
-  for (int k = 0; k < kNumControls; ++k)
-    if (std::strcmp(kControlNames[static_cast<size_t>(k)], "frequency") == 0) return k;
-  throw std::logic_error("the contract has no frequency control");
+void Regenerator::blendDry(const Engine& engine, const AudioStart& start, const RenderKey& key,
+                           std::vector<float>& wet) {
+  if (key.mix >= 1.0f) return;
+  RenderKey dry_key = key;  // the dry side depends on the start only (and the bundle)
+  dry_key.controls = {};
+  dry_key.mix = dry_key.detail = dry_key.variation = 0.0f;
+  dry_key.variation_seed = 0;
+  dry_key.rate = 0.0;
+  dry_key.note = -1;
+  dry_key.pitch_mode = PitchMode::off;
+  dry_key.root_note = 0;
+  if (dry_key != dry_key_) {
+    dry_ = engine.dry(start, 0.0);
+    dry_key_ = dry_key;
+  }
+  for (size_t i = 0; i < wet.size() && i < dry_.size(); ++i) wet[i] = key.mix * wet[i] + (1.0f - key.mix) * dry_[i];
 }
-
-}  // namespace
 
 const std::vector<float>& Regenerator::modelRateShot(const Engine& engine, const AudioStart& start, const RenderKey& key,
                                                      const ControlTargets& targets) {
-  RenderKey cache_key = key;  // the pitch of the key is applied after this
+  RenderKey cache_key = key;  // in resample mode every key shares it: the key's pitch comes after
   cache_key.rate = 0.0;
   cache_key.note = -1;
   cache_key.pitch_mode = PitchMode::off;
   cache_key.root_note = 0;
-  const double frequency = *targets[frequencyControl()];  // a neural key moves it
-  if (cache_key == model_rate_key_ && frequency == model_rate_frequency_ && !model_rate_shot_.empty())
-    return model_rate_shot_;
+  if (cache_key == model_rate_key_ && !model_rate_shot_.empty()) return model_rate_shot_;
   model_rate_shot_ = engine.regenerate(start, targets, 0.0, key.detail, Variation{key.variation, key.variation_seed});
-  if (key.mix < 1.0f) {
-    RenderKey dry_key = cache_key;  // the dry side depends on the start only
-    dry_key.controls = {};
-    dry_key.mix = 0.0f;
-    dry_key.detail = 0.0f;
-    if (dry_key != dry_key_) {
-      dry_ = engine.dry(start, 0.0);
-      dry_key_ = dry_key;
-    }
-    for (size_t i = 0; i < model_rate_shot_.size() && i < dry_.size(); ++i)
-      model_rate_shot_[i] = key.mix * model_rate_shot_[i] + (1.0f - key.mix) * dry_[i];
-  }
+  blendDry(engine, start, key, model_rate_shot_);
   model_rate_key_ = cache_key;
-  model_rate_frequency_ = frequency;
   return model_rate_shot_;
 }
 
@@ -246,27 +242,28 @@ std::vector<float> Regenerator::render(const Engine& engine, const AudioStart* a
   const Bundle& bundle = engine.bundle();
   ControlTargets targets;
   for (int k = 0; k < kNumControls; ++k) targets[k] = bundle.controls[k].valueAt(key.controls[k]);
-  // How much faster than generated the one-shot plays: a key's distance from the root note, in
-  // neural mode as far as the Frequency control reaches (its range), the rest by resampling.
-  double speed = 1.0;
-  if (key.note >= 0 && key.pitch_mode != PitchMode::off) {
-    speed = std::pow(2.0, (key.note - key.root_note) / 12.0);
-    if (key.pitch_mode == PitchMode::neural) {
-      const int frequency = frequencyControl();
-      const Control& control = bundle.controls[frequency];
-      const double wanted = *targets[frequency] * speed;
-      const double reachable = std::clamp(wanted, control.minimum, control.maximum);
-      targets[frequency] = reachable;
-      speed = wanted / reachable;
-    }
-  }
   // A loaded file's prepared audio, or the bundle sample's, is the original.
   const AudioStart& start = audio != nullptr ? *audio : engine.sample_start(key.sample);
-  const std::vector<float>& shot = modelRateShot(engine, start, key, targets);
   const double model_rate = bundle.sample_rate;
   const double output_rate = key.rate == 0.0 ? model_rate : key.rate;
-  if (speed == 1.0 && output_rate == model_rate) return shot;
+  const bool keyed = key.note >= 0 && key.pitch_mode != PitchMode::off;
+  const double semitones = keyed ? key.note - key.root_note : 0.0;
+  if (keyed && key.pitch_mode == PitchMode::neural && semitones != 0.0) {
+    // The model re-pitches it (pitch.hpp); what it cannot reach is resampled (`speed`).
+    // On the worker, a new bundle or new values for the root one-shot stop the search: notes wait
+    // for the root one-shot, never for a key's.
+    std::function<bool()> keep_going;
+    if (juce::Thread::getCurrentThreadId() == getThreadId())
+      keep_going = [this, key] { return engine_serial_.load() == key.engine_serial && wantedKey() == last_rendered_; };
+    Repitched repitched = repitch(engine, start, targets, semitones, key.detail,
+                                  Variation{key.variation, key.variation_seed}, keep_going);
+    blendDry(engine, start, key, repitched.audio);
+    return resample(repitched.audio, model_rate * repitched.speed, output_rate);
+  }
+  const std::vector<float>& shot = modelRateShot(engine, start, key, targets);
   // Played `speed` times faster = the model-rate audio taken as recorded at model_rate · speed.
+  const double speed = keyed ? std::pow(2.0, semitones / 12.0) : 1.0;
+  if (speed == 1.0 && output_rate == model_rate) return shot;
   return resample(shot, model_rate * speed, output_rate);
 }
 
@@ -292,6 +289,9 @@ std::unique_ptr<OneShot> Regenerator::renderShot(const std::shared_ptr<const Eng
     if (key.note < 0 && key.variation_seed == 0) latest_audio_ = shot->audio;  // the editor shows the root one-shot
     last_error_.clear();
     return shot;
+  } catch (const Cancelled&) {
+    cancelled_ = true;  // not a failure: tried again when nothing more urgent waits
+    return nullptr;
   } catch (const std::exception& error) {
     const juce::ScopedLock lock(error_lock_);
     last_error_ = error.what();

@@ -158,6 +158,8 @@ class Regenerator : private juce::Thread {
   // nullptr with lastError() set. Serialised on render_mutex_ (the dry cache).
   std::unique_ptr<OneShot> renderShot(const std::shared_ptr<const Engine>& engine, const RenderKey& key);
   std::vector<float> render(const Engine& engine, const AudioStart* audio, const RenderKey& key);
+  // Mix: `wet` (model rate) blended with the start's dry side (cached per start).
+  void blendDry(const Engine& engine, const AudioStart& start, const RenderKey& key, std::vector<float>& wet);
   // The one-shot at the model rate before any key's pitch: the start regenerated at `targets`,
   // blended with its dry side by Mix (cached: keys of one state in resample mode share it).
   const std::vector<float>& modelRateShot(const Engine& engine, const AudioStart& start, const RenderKey& key,
@@ -206,9 +208,9 @@ class Regenerator : private juce::Thread {
   RenderKey dry_key_;
   std::vector<float> dry_;
   RenderKey model_rate_key_;  // modelRateShot's cache, under render_mutex_
-  double model_rate_frequency_ = 0.0;
   std::vector<float> model_rate_shot_;
   RenderKey last_rendered_;  // worker only
+  bool cancelled_ = false;   // worker: the last render gave way to a more urgent one
   bool rendered_any_ = false;
   std::mutex tried_mutex_;  // worker -> waitUntilReady
   std::condition_variable tried_;

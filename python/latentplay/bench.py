@@ -10,6 +10,15 @@ Each figure is the median (and the 10th–90th percentile spread) over --runs ru
 and a ratio to the FLOP bound: 2 × decoder MACs / the machine's single-thread GEMM rate,
 measured in the same run (torch.mm, float32).
 
+Then, per bundle, the worker's throughput: distinct one-shots per second on 1 intra-op thread
+(as the plugin's worker runs) for a key-tracked sample (24 Pitch Mode Neural keys, two octaves
+around the sample's own frequency, clamped to the Frequency control's range) and its ring of 8
+variations, detail 0.5, at 48 kHz: one regenerate call per one-shot, against regenerate_batch
+(all 24 keys in one decoder call, or in batches of 8; the 8 variations in one call), with the
+ratio batched / one at a time and each one-shot's time as a multiple of the FLOP bound. The
+cases are timed in turn within each of --worker-runs runs (medians), so that a change in the
+machine's load hits them alike.
+
 The bench is runtime code: it never imports latentplay.training, latentplay.export, Lightning,
 wandb or auraloss. The untrained bundles are written by a child process
 (``python -m latentplay.export.untrained``), which does.
@@ -144,12 +153,85 @@ def bench_bundle(path: Path, threads: int, runs: int) -> list[Timing]:
     return timings
 
 
+WORKER_KEYS = 24
+WORKER_VARIATIONS = 8
+WORKER_DETAIL = 0.5
+WORKER_VARIATION = 0.5
+
+
+@dataclass
+class Throughput:
+    bundle: str
+    workload: str
+    batch: int  # one-shots per decoder call (1 = one regenerate call each)
+    per_second: float  # distinct one-shots per second (median over the runs)
+    ms_per_one_shot: float
+
+
+def worker_throughput(path: Path, runs: int) -> list[Throughput]:
+    """One-shots per second of the plugin worker's two jobs, one at a time and batched."""
+    from latentplay import _engine
+
+    torch.set_num_threads(1)
+    _engine.set_intra_op_threads(1)  # the plugin's worker
+    engine = _engine.Engine(str(path))
+    start = engine.sample_start(0)
+    low, high = next(c["range"] for c in engine.controls if c["name"] == "frequency")
+    own = engine.own_controls(start.latent)["frequency"]
+    keys = [{"frequency": float(np.clip(own * 2 ** ((key - WORKER_KEYS // 2) / 12), low, high))}
+            for key in range(WORKER_KEYS)]
+    variations = [(WORKER_VARIATION, seed) for seed in range(1, WORKER_VARIATIONS + 1)]
+
+    def one_at_a_time(controls: list[dict], varied: list[tuple[float, int]]) -> Callable[[], object]:
+        return lambda: [engine.regenerate(start, c, HOST_RATE, WORKER_DETAIL, amount, seed)
+                        for c, (amount, seed) in zip(controls, varied)]
+
+    def batched(controls: list[dict], varied: list[tuple[float, int]], size: int) -> Callable[[], object]:
+        return lambda: [engine.regenerate_batch(start, controls[i:i + size], HOST_RATE, WORKER_DETAIL,
+                                                varied[i:i + size]) for i in range(0, len(controls), size)]
+
+    unvaried = [(0.0, 0)] * WORKER_KEYS
+    cases = [("24 neural keys", keys, unvaried, 1), ("24 neural keys", keys, unvaried, WORKER_KEYS),
+             ("24 neural keys", keys, unvaried, 8),
+             ("8 variations", [{}] * WORKER_VARIATIONS, variations, 1),
+             ("8 variations", [{}] * WORKER_VARIATIONS, variations, WORKER_VARIATIONS)]
+    calls = [one_at_a_time(controls, varied) if size == 1 else batched(controls, varied, size)
+             for _, controls, varied, size in cases]
+    samples: list[list[float]] = [[] for _ in cases]
+    for call in calls:  # warm-up, each batch size included
+        time_calls(call, runs=0, warmup=2)
+    for _ in range(runs):  # the cases in turn, so that a change in the machine's load hits them alike
+        for call, times in zip(calls, samples):
+            times += time_calls(call, runs=1, warmup=0)
+    results = []
+    for (workload, controls, _, size), times in zip(cases, samples):
+        seconds = statistics.median(times) / 1000
+        results.append(Throughput(path.name, workload, size, len(controls) / seconds, 1000 * seconds / len(controls)))
+    return results
+
+
+def print_worker_throughput(rows: list[Throughput], bound_ms: float, single_ms: float | None) -> None:
+    print(f"\nworker throughput, 1 thread (detail {WORKER_DETAIL}, variation {WORKER_VARIATION}, {HOST_RATE} Hz):")
+    print(f"  {'workload':16s} {'decoder calls':>13}  {'one-shots/s':>11}  {'ms each':>7}  {'× bound':>7}  "
+          f"{'vs one at a time':>16}")
+    for row in rows:
+        baseline = next(r for r in rows if r.workload == row.workload and r.batch == 1)
+        count = WORKER_KEYS if row.workload.startswith("24") else WORKER_VARIATIONS
+        calls = f"{count} × 1" if row.batch == 1 else f"{-(-count // row.batch)} × {row.batch}"
+        print(f"  {row.workload:16s} {calls:>13}  {row.per_second:11.1f}  {row.ms_per_one_shot:7.2f}  "
+              f"{row.ms_per_one_shot / bound_ms:7.2f}  {row.per_second / baseline.per_second:15.2f}×")
+    if single_ms is not None:
+        print(f"  single regeneration (C++ engine, 1 thread, above): {single_ms:.2f} ms = "
+              f"{single_ms / bound_ms:.2f} × the FLOP bound")
+
+
 def decoder_gmacs(path: Path) -> float:
     bundle = load_bundle(path)
     return decoder_macs(model_config(bundle), bundle.length) / 1e9
 
 
-def run_bench(extra_bundles: list[Path], runs: int, threads: list[int], configs: list[str]) -> list[Timing]:
+def run_bench(extra_bundles: list[Path], runs: int, threads: list[int], configs: list[str],
+              worker_runs: int = 5) -> list[Timing]:
     gflops = single_thread_gemm_gflops()
     print(f"single-thread float32 GEMM ({GEMM_SIZE}²): {gflops:.1f} GFLOP/s")
     with tempfile.TemporaryDirectory(prefix="latentplay-bench-") as folder:
@@ -169,4 +251,8 @@ def run_bench(extra_bundles: list[Path], runs: int, threads: list[int], configs:
                           f"{row.p10_ms:6.2f}–{row.p90_ms:6.2f}  {row.median_ms / bound_ms:7.2f}  "
                           f"{eager / row.median_ms:7.2f}×")
                 timings += rows
+            if worker_runs > 0:
+                single = [row.median_ms for row in timings
+                          if row.bundle == path.name and row.threads == 1 and row.implementation == "C++ engine"]
+                print_worker_throughput(worker_throughput(path, worker_runs), bound_ms, single[0] if single else None)
     return timings

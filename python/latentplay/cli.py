@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-epochs", type=int)
     train.add_argument("--max-minutes", type=float, help="wall-clock training budget")
     train.add_argument("--accelerator", help="auto | cpu | gpu")
-    train.add_argument("--devices", help="auto | N (N > 1 GPUs: DDP)")
+    train.add_argument("--devices", help="auto | N, per machine (N > 1: DDP; with --accelerator cpu, N processes)")
+    train.add_argument("--num-nodes", type=int, help="machines to train on with DDP (docs/training.md)")
     train.add_argument("--strategy", help="auto | ddp | ...")
     train.add_argument("--precision", help="auto | 32-true | 16-mixed | bf16-mixed")
     train.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -144,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="configs to time as untrained bundles (default: demo seed)")
     bench.add_argument("--runs", type=int, default=30, help="timed runs per figure (>= 20 recommended)")
     bench.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    bench.add_argument("--worker-runs", type=int, default=5,
+                       help="timed runs per worker-throughput figure (each renders 24 keys or 8 variations; 0 = skip)")
     bench.set_defaults(handler=cmd_bench)
     return parser
 
@@ -210,13 +213,17 @@ def cmd_train(args) -> int:
 
     overrides = list(args.set)
     for option, key in (("max_epochs", "max_epochs"), ("max_minutes", "max_minutes"),
-                        ("accelerator", "accelerator"), ("devices", "devices"),
+                        ("accelerator", "accelerator"), ("devices", "devices"), ("num_nodes", "num_nodes"),
                         ("strategy", "strategy"), ("precision", "precision")):
         value = getattr(args, option)
         if value is not None:
             overrides.append(f"training.{key}={value}")
     config = load_config(args.config, overrides)
     summary = run_training(args.data, config, args.out, logger_kind=args.logger, resume=args.resume)
+    from lightning.pytorch.utilities import rank_zero_only
+
+    if rank_zero_only.rank != 0:  # DDP: the other ranks trained too, rank 0 speaks for them
+        return 0
     print(f"Run written to {args.out.resolve()}")
     print(f"  best checkpoint: {summary['best_checkpoint']} ({summary['monitor']} = {summary['best_score']})")
     print(f"  {summary['epochs']} epochs in {summary['seconds']:.0f} s; examples in {args.out / 'examples'}")
@@ -369,7 +376,7 @@ def cmd_expand(args) -> int:
 def cmd_bench(args) -> int:
     from latentplay.bench import run_bench
 
-    run_bench(args.bundle, args.runs, args.threads, args.configs)
+    run_bench(args.bundle, args.runs, args.threads, args.configs, args.worker_runs)
     return 0
 
 

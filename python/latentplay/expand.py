@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from latentplay.audio import write_wav
-from latentplay.bundle import CONTROL_NAMES, CONTROL_UNITS
+from latentplay.bundle import CONTROL_NAMES
 from latentplay.features import FEATURE_NAMES, measure_features
 
 
@@ -62,9 +62,11 @@ def random_walk(engine, start_controls: dict[str, float], steps: int, spread: fl
 
 
 def variation_name(sample_path: str, controls: dict[str, float]) -> str:
-    stem = Path(sample_path).stem
-    parts = [f"{name}{controls[name]:+.2f}{CONTROL_UNITS[name]}" for name in CONTROL_NAMES]
-    return f"{stem}__{'_'.join(parts)}.wav"
+    """kick_03__pc1+0.18_..._release+140.98ms.wav: the engine's naming (latentplay/naming.hpp), which
+    the plugin's Export WAV... and drag-out use too."""
+    from latentplay import _engine
+
+    return _engine.one_shot_file_name(sample_path, controls)
 
 
 def choose_samples(engine, names: list[str], count: int) -> list[int]:

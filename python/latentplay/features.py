@@ -62,25 +62,29 @@ from scipy import fft, signal
 from scipy.ndimage import uniform_filter1d
 
 from latentplay.bundle import CONTROL_UNITS
+from latentplay.schema import contract
 
 FEATURE_NAMES = ("frequency", "attack", "release")
 FEATURE_UNITS = tuple(CONTROL_UNITS[name] for name in FEATURE_NAMES)
 
+# The measurement's settings are part of the bundle contract (bundle_schema.json,
+# x-latentplay.features), read by the engine's features.cpp too. Why these values:
+_SETTINGS = contract()["x-latentplay"]["features"]
 # Longer smoothing blurs sub-millisecond attacks into one another (at 1 ms,
 # 0.3 and 0.6 ms attacks both read 0); the mirrored body needs none.
-ENVELOPE_SMOOTHING_MS = 0.5
+ENVELOPE_SMOOTHING_MS = _SETTINGS["envelope_smoothing_ms"]
 # Wide enough to step over ripple at the top, narrow enough to sit at the end
 # of the rise.
-PEAK_WITHIN_DB = 0.5
-ATTACK_ONSET_DB = -30.0
-RELEASE_LEVEL_DB = -20.0
+PEAK_WITHIN_DB = _SETTINGS["peak_within_db"]
+ATTACK_ONSET_DB = _SETTINGS["attack_onset_db"]
+RELEASE_LEVEL_DB = _SETTINGS["release_level_db"]
 # Kick pitch glides (time constants up to ~20 ms) have settled by then.
-FREQUENCY_WINDOW_OFFSET_MS = 40.0
+FREQUENCY_WINDOW_OFFSET_MS = _SETTINGS["frequency_window_offset_ms"]
 # Resolves a 25 Hz body (1.5 periods) even when the peak comes late.
-FREQUENCY_MIN_WINDOW_MS = 60.0
+FREQUENCY_MIN_WINDOW_MS = _SETTINGS["frequency_min_window_ms"]
 # Kick bodies are 35-120 Hz; the band keeps DC rumble and the top out.
-FREQUENCY_BAND_HZ = (25.0, 250.0)
-FFT_ZERO_PAD_FACTOR = 16
+FREQUENCY_BAND_HZ = tuple(_SETTINGS["frequency_band_hz"])
+FFT_ZERO_PAD_FACTOR = _SETTINGS["fft_zero_pad_factor"]
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,15 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
 
 
-def imported_by(arguments: list[str]) -> list[str]:
+def imported_by(arguments: list[str]) -> tuple[list[str], str]:
+    """The training-wing modules the command imported, and what it printed."""
     run = subprocess.run([sys.executable, "-c", RUN_AND_LIST_MODULES, *arguments], capture_output=True, text=True,
                          timeout=600, cwd=ROOT)
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report["code"] == 0, run.stdout[-3000:]
-    return [name for name in report["modules"] if name.split(".")[0] in TRAINING_WING or name.startswith(TRAINING_WING)]
+    return [name for name in report["modules"]
+            if name.split(".")[0] in TRAINING_WING or name.startswith(TRAINING_WING)], run.stdout
 
 
 @pytest.mark.parametrize("command", ["import", "info", "regen", "eval", "expand", "render", "bench"])
@@ -45,6 +47,10 @@ def test_runtime_commands_do_not_import_the_training_wing(command, smoke_export,
         "expand": ["expand", str(DEMO), "--out", str(tmp_path / "pack"), "--count", "1",
                    "--grid", "frequency=50:70:2"],
         "render": ["render", "--midi", str(ROOT / "presets" / "demo-groove.mid"), "--out", str(tmp_path / "groove.wav")],
-        "bench": ["bench", "--configs", "demo", "--runs", "1", "--threads", "1"],  # one untrained bundle, one figure each
+        "bench": ["bench", "--configs", "demo", "--runs", "1", "--threads", "1",  # one untrained bundle, one figure each
+                  "--worker-runs", "1"],
     }[command]
-    assert imported_by(arguments) == [], f"`latentplay {' '.join(arguments)}` imported the training wing"
+    imported, printed = imported_by(arguments)
+    assert imported == [], f"`latentplay {' '.join(arguments)}` imported the training wing"
+    if command == "bench":  # the worker-throughput table, one at a time against batched
+        assert "worker throughput" in printed and "24 neural keys" in printed and "8 variations" in printed, printed

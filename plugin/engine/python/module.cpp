@@ -9,6 +9,9 @@
 
 #include "latentplay/engine.hpp"
 #include "latentplay/errors.hpp"
+#include "latentplay/features.hpp"
+#include "latentplay/naming.hpp"
+#include "latentplay/pitch.hpp"
 #include "latentplay/resampler.hpp"
 
 namespace py = pybind11;
@@ -138,6 +141,29 @@ PYBIND11_MODULE(_engine, m) {
   m.def("sha256_file", &sha256_file);
   m.def("set_intra_op_threads", &set_intra_op_threads, py::arg("threads"));
   m.def("intra_op_threads", &intra_op_threads);
+  m.def(
+      "measure_features",
+      [](py::array_t<float, py::array::c_style | py::array::forcecast> audio, double rate) {
+        const std::vector<float> input(audio.data(), audio.data() + audio.size());
+        const Features features = measure_features(input, rate);
+        py::dict out;
+        out["frequency"] = features.frequency_hz;
+        out["attack"] = features.attack_ms;
+        out["release"] = features.release_ms;
+        return out;
+      },
+      py::arg("audio"), py::arg("rate"),
+      "Frequency (Hz), attack and release (ms) as the engine measures them (= latentplay.features).");
+  m.def(
+      "one_shot_file_name",
+      [](const std::string& start_name, const py::dict& controls) {
+        std::array<double, kNumControls> values{};
+        for (int k = 0; k < kNumControls; ++k)
+          values[static_cast<size_t>(k)] = controls[kControlNames[static_cast<size_t>(k)]].cast<double>();
+        return one_shot_file_name(start_name, values);
+      },
+      py::arg("start_name"), py::arg("controls"),
+      "The file name of a one-shot from `start_name` at the five control values ({name: value}).");
   m.def("resample",
         [](py::array_t<float, py::array::c_style | py::array::forcecast> audio, double from_rate, double to_rate) {
           std::vector<float> input(audio.data(), audio.data() + audio.size());
@@ -230,6 +256,40 @@ PYBIND11_MODULE(_engine, m) {
            },
            py::arg("start"), py::arg("controls") = py::dict(), py::arg("rate") = 0.0, py::arg("detail") = 0.0,
            py::arg("variation") = 0.0, py::arg("seed") = 0)
+      .def("regenerate_batch",
+           [](const Engine& e, const AudioStart& start, const std::vector<py::dict>& controls, double rate,
+              double detail, const std::vector<std::pair<double, std::uint64_t>>& variations) {
+             std::vector<ControlTargets> targets;
+             for (const py::dict& c : controls) targets.push_back(to_targets(c));
+             std::vector<Variation> varied;
+             for (const auto& [amount, seed] : variations) varied.push_back(Variation{amount, seed});
+             std::vector<std::vector<float>> audio;
+             {
+               py::gil_scoped_release release;
+               audio = e.regenerate_batch(start, targets, rate, detail, varied);
+             }
+             py::array_t<float> result({audio.size(), audio.empty() ? size_t{0} : audio.front().size()});
+             for (size_t i = 0; i < audio.size(); ++i)
+               std::copy(audio[i].begin(), audio[i].end(), result.mutable_data(static_cast<py::ssize_t>(i)));
+             return result;
+           },
+           py::arg("start"), py::arg("controls"), py::arg("rate") = 0.0, py::arg("detail") = 0.0,
+           py::arg("variations") = std::vector<std::pair<double, std::uint64_t>>{},
+           "regenerate for N control dicts and N (amount, seed) variations (or 1 of either, shared; no "
+           "variations = none) from one start, decoded in ONE decoder call: an (N, samples) array.")
+      .def("decode_batch",
+           [](const Engine& e, const std::vector<Eigen::VectorXd>& latents) {
+             std::vector<std::vector<float>> audio;
+             {
+               py::gil_scoped_release release;
+               audio = e.decode_batch(latents);
+             }
+             py::array_t<float> result({latents.size(), static_cast<size_t>(e.bundle().length)});
+             for (size_t i = 0; i < audio.size(); ++i)
+               std::copy(audio[i].begin(), audio[i].end(), result.mutable_data(static_cast<py::ssize_t>(i)));
+             return result;
+           },
+           py::arg("latents"), "Latent points (N, latent_dim) -> (N, length) in one decoder call.")
       .def("vary", [](const Engine& e, const Eigen::VectorXd& z, double amount, std::uint64_t seed) {
              return e.vary(z, Variation{amount, seed});
            }, py::arg("latent"), py::arg("amount"), py::arg("seed"),
@@ -238,6 +298,29 @@ PYBIND11_MODULE(_engine, m) {
                              "median distance from each sample's latent point to its nearest other's")
       .def("sample_start", [](const Engine& e, const py::object& sample) { return e.sample_start(sample_index_of(e, sample)); },
            py::arg("sample"), "A bundle sample as a starting point (its latent, original and residual).")
+      .def("repitch",
+           [](const Engine& e, const AudioStart& start, const py::dict& controls, double semitones, double detail,
+              double variation, std::uint64_t seed) {
+             const ControlTargets targets = to_targets(controls);
+             Repitched repitched;
+             {
+               py::gil_scoped_release release;
+               repitched = repitch(e, start, targets, semitones, detail, Variation{variation, seed});
+             }
+             py::dict out;
+             out["audio"] = to_array(std::move(repitched.audio));
+             out["speed"] = repitched.speed;
+             out["frequency"] = repitched.measured.frequency_hz;
+             out["release"] = repitched.measured.release_ms;
+             out["root_frequency"] = repitched.root.frequency_hz;
+             out["root_release"] = repitched.root.release_ms;
+             out["decodes"] = repitched.decodes;
+             return out;
+           },
+           py::arg("start"), py::arg("controls"), py::arg("semitones"), py::arg("detail") = 0.0,
+           py::arg("variation") = 0.0, py::arg("seed") = 0,
+           "Neural key tracking (pitch.hpp): the model-rate one-shot for `semitones` from the root at `controls` "
+           "(all five), the speed to play it at, and what was measured.")
       .def("dry", [](const Engine& e, const AudioStart& start, double rate) { return to_array(e.dry(start, rate)); },
            py::arg("start"), py::arg("rate") = 0.0)
       .def("regenerate",

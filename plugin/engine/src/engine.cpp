@@ -103,6 +103,27 @@ std::vector<float> Engine::decode(const Eigen::VectorXd& latent) const {
   return model_->decode(input);
 }
 
+std::vector<std::vector<float>> Engine::decode_batch(const std::vector<Eigen::VectorXd>& latents) const {
+  const size_t dim = static_cast<size_t>(bundle_.latent_dim);
+  std::vector<float> input;
+  input.reserve(latents.size() * dim);
+  for (const Eigen::VectorXd& latent : latents) {
+    check_latent(latent);
+    for (Eigen::Index i = 0; i < latent.size(); ++i) input.push_back(static_cast<float>(latent[i]));  // -> float32
+  }
+  std::vector<float> output;
+  {
+    std::lock_guard<std::mutex> lock(inference_mutex_);
+    output = model_->decode_batch(input, static_cast<int>(latents.size()));
+  }
+  const auto length = static_cast<std::ptrdiff_t>(bundle_.length);
+  std::vector<std::vector<float>> audio(latents.size());
+  for (size_t i = 0; i < latents.size(); ++i)
+    audio[i].assign(output.begin() + static_cast<std::ptrdiff_t>(i) * length,
+                    output.begin() + static_cast<std::ptrdiff_t>(i + 1) * length);
+  return audio;
+}
+
 Eigen::VectorXd Engine::encode(const std::vector<float>& audio) const {
   std::vector<float> latent;
   {
@@ -152,6 +173,31 @@ std::vector<float> Engine::regenerate(const AudioStart& start, const ControlTarg
   std::vector<float> audio = decode(vary(move(start.latent, targets), variation));
   add_residual(audio, start.residual, detail);
   return to_rate(std::move(audio), output_rate);
+}
+
+std::vector<std::vector<float>> Engine::regenerate_batch(const AudioStart& start,
+                                                         const std::vector<ControlTargets>& targets,
+                                                         double output_rate, double detail,
+                                                         const std::vector<Variation>& variations) const {
+  const size_t count = std::max(targets.size(), variations.size());
+  auto fits = [count](size_t size) { return size == count || size == 1; };
+  if (targets.empty() || !fits(targets.size()) || (!variations.empty() && !fits(variations.size())))
+    throw UsageError("regenerate_batch: " + std::to_string(targets.size()) + " target sets and " +
+                     std::to_string(variations.size()) + " variations (expected N and N, or 1 of either, or no variations)");
+  if (!std::isfinite(detail)) throw UsageError("detail is not finite");
+  std::vector<Eigen::VectorXd> latents;
+  latents.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    const ControlTargets& wanted = targets[targets.size() == 1 ? 0 : i];
+    const Variation variation = variations.empty() ? Variation{} : variations[variations.size() == 1 ? 0 : i];
+    latents.push_back(vary(move(start.latent, wanted), variation));
+  }
+  std::vector<std::vector<float>> audio = decode_batch(latents);
+  for (std::vector<float>& one_shot : audio) {
+    add_residual(one_shot, start.residual, detail);
+    one_shot = to_rate(std::move(one_shot), output_rate);
+  }
+  return audio;
 }
 
 std::vector<float> Engine::dry(const AudioStart& start, double output_rate) const {

@@ -58,6 +58,9 @@ class Engine {
   Eigen::VectorXd move(const Eigen::VectorXd& latent, const ControlTargets& targets) const;
 
   std::vector<float> decode(const Eigen::VectorXd& latent) const;
+  // Several latent points in ONE decoder call (batch = latents.size()); item i equals
+  // decode(latents[i]) within float rounding.
+  std::vector<std::vector<float>> decode_batch(const std::vector<Eigen::VectorXd>& latents) const;
   Eigen::VectorXd encode(const std::vector<float>& audio) const;
 
   // project + decode + resample to `output_rate` (0 = the model rate). With `detail` (0..1) the
@@ -65,6 +68,14 @@ class Engine {
   // one-shot; at the start's own values with detail 1 that is x itself.
   std::vector<float> regenerate(const AudioStart& start, const ControlTargets& targets, double output_rate,
                                 double detail, const Variation& variation = {}) const;
+  // regenerate() for several target sets and variations from one start, all decoded in ONE
+  // decoder call: item i is regenerate(start, targets[i], output_rate, detail, variations[i])
+  // (within float rounding). `targets` and `variations` have the same size N, or one of them
+  // has size 1 and is shared by all N items; `variations` empty = no variation. The plugin's
+  // worker uses it for the keys of a key-tracked sample and for its ring of variations.
+  std::vector<std::vector<float>> regenerate_batch(const AudioStart& start, const std::vector<ControlTargets>& targets,
+                                                   double output_rate, double detail,
+                                                   const std::vector<Variation>& variations = {}) const;
   // z moved by a variation (above); z itself for amount 0.
   Eigen::VectorXd vary(const Eigen::VectorXd& latent, const Variation& variation) const;
   // The median over the bundle's samples of the distance to the nearest other sample's latent

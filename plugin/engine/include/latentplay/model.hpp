@@ -18,6 +18,10 @@ class TorchModel {
 
   // latent (latent_dim) -> audio (length) at the model rate.
   std::vector<float> decode(const std::vector<float>& latent) const;
+  // `count` latent points (count × latent_dim, row-major) -> count one-shots (count × length,
+  // row-major) in ONE decoder call of batch `count` (the bundle contract's decoder takes (B, D)).
+  // count 0 -> empty.
+  std::vector<float> decode_batch(const std::vector<float>& latents, int count) const;
   // prepared one-shot (length) -> latent (latent_dim).
   std::vector<float> encode(const std::vector<float>& audio) const;
 
