@@ -54,7 +54,8 @@ class TrainingConfig:
     max_minutes: Optional[float] = None  # wall-clock budget; None = no limit
     seed: int = 0
     accelerator: str = "auto"  # auto | cpu | gpu
-    devices: Any = "auto"  # auto | N | [ids]; N > 1 GPUs trains with DDP
+    devices: Any = "auto"  # auto | N | [ids]: per node; N > 1 trains with DDP (on CPU: N processes)
+    num_nodes: int = 1  # machines (docs/training.md, "Several GPUs, several machines")
     strategy: str = "auto"  # auto | ddp | ...
     precision: str = "auto"  # auto = 16-mixed on CUDA, 32-true on CPU
     audio_every_n_epochs: int = 25  # log original vs reconstructed clips + spectrograms
@@ -64,6 +65,8 @@ class TrainingConfig:
     def __post_init__(self) -> None:
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule: expected one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed: expected a non-negative integer, got {self.seed!r}")
 
 
 @dataclass

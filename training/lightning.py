@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import lightning as L
@@ -13,7 +14,7 @@ from torch.utils.data import DataLoader
 from latentplay.audio import write_wav
 from latentplay.model import AutoEncoder
 from latentplay.plot import save_figure
-from latentplay.training.augment import PitchShiftedOneShots
+from latentplay.training.augment import PitchShiftedOneShots, derived_seed
 from latentplay.training.config import TrainConfig, from_dict
 from latentplay.training.loss import LatentPlayLoss, SteeredDecode
 
@@ -39,6 +40,14 @@ class OneShotDataModule(L.LightningDataModule):
                                             max_semitones=0.0, probability=0.0)
         self.train_indices, self.val_indices = split_indices(len(audio), config.data.val_split,
                                                              config.training.seed)
+        self.train_set.seed(config.training.seed, 0)
+
+    def setup(self, stage: str) -> None:
+        # Every DDP rank draws its own pitch shifts (the same seed everywhere would shift the
+        # k-th fetch of every rank alike). Lightning gives each rank its share of the one-shots
+        # by wrapping these loaders' samplers in a DistributedSampler (use_distributed_sampler).
+        if self.trainer is not None:
+            self.train_set.seed(self.config.training.seed, self.trainer.global_rank)
 
     @property
     def has_validation(self) -> bool:
@@ -126,6 +135,13 @@ class LatentPlayModule(L.LightningModule):
         noise = noise - torch.outer(noise @ direction, direction) / direction_norm2
         return latent + noise + torch.outer(shift, direction) / direction_norm2, shift
 
+    def on_fit_start(self) -> None:
+        # The weights are initialised (the same on every rank: seed_everything ran before the
+        # model was built, and DDP broadcasts rank 0's anyway). From here on each rank draws its
+        # own steering moves from torch's global generator. Only torch's: PL_GLOBAL_SEED, which
+        # seeds the DistributedSampler's shuffle, must stay the same on every rank.
+        torch.manual_seed(derived_seed(self.train_config.training.seed, self.global_rank, 2))
+
     def training_step(self, batch, batch_index: int) -> torch.Tensor:
         return self._step(batch, "train")
 
@@ -141,6 +157,43 @@ class LatentPlayModule(L.LightningModule):
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
             optimizer, T_max=max(1, settings.max_epochs), eta_min=settings.lr * settings.lr_final_ratio)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch"}}
+
+
+def weights_digest(state_dict: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of a state dict (names, dtypes, shapes and bytes): equal digests, equal weights.
+    ``weights_digest(torch.load(ckpt)["state_dict"])`` is comparable with run.json's."""
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        digest.update(f"{name} {tensor.dtype} {tuple(tensor.shape)};".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+class ReplicaCheck(L.Callback):
+    """When training ends, gathers from every rank the number of training one-shots it processed
+    in this fit (a resumed run counts from the resume) and the digest of its weights. ``result``
+    (run.json's "replicas") shows that each rank trained on its own share and that the replicas
+    ended identical, as DDP's gradient all-reduce should keep them. One rank: the same, trivially."""
+
+    def __init__(self) -> None:
+        self.samples = 0
+        self.result: dict | None = None
+
+    def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self.samples = 0
+
+    def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, outputs, batch,
+                           batch_index: int) -> None:
+        self.samples += len(batch[0])
+
+    def on_train_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        digest = weights_digest(module.state_dict())
+        key = int.from_bytes(bytes.fromhex(digest)[:8], "little", signed=True)
+        local = torch.tensor([self.samples, key], dtype=torch.int64, device=module.device)
+        gathered = trainer.strategy.all_gather(local).reshape(-1, 2).cpu()  # every rank takes part
+        self.result = {"world_size": trainer.world_size, "samples_per_rank": gathered[:, 0].tolist(),
+                       "weights_agree": len(set(gathered[:, 1].tolist())) == 1, "weights_sha256": digest}
 
 
 class AudioExamplesCallback(L.Callback):

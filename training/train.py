@@ -9,7 +9,10 @@ RUN/
   wandb/ or csv/     the logger's files (wandb offline unless an API key is configured)
   metrics.csv        every epoch's metrics (whatever the logger), and loss-curve.png
   run.json           summary: sample count, parameter count, epochs, time, why it stopped, final/best
-                     losses, and the quality check (latentplay.quality) of the best checkpoint
+                     losses, the ranks' agreement (replicas) and the quality check
+                     (latentplay.quality) of the best checkpoint
+
+Under DDP only global rank 0 writes these (and prints).
 """
 
 from __future__ import annotations
@@ -19,21 +22,23 @@ import os
 import sys
 import time
 from dataclasses import asdict
-from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.utilities import rank_zero_only
 
 from latentplay.dataset import LoadedPack, load_pack_tree
 from latentplay.features import FEATURE_NAMES, measure_all
 from latentplay.model import parameter_count
 from latentplay.training.config import TrainConfig
 from latentplay.quality import ReconstructionQuality, check_reconstructions
-from latentplay.training.lightning import MONITOR, AudioExamplesCallback, LatentPlayModule, OneShotDataModule
-from latentplay.training.progress import progress_callbacks, stop_reason
+from latentplay.training.lightning import (MONITOR, AudioExamplesCallback, LatentPlayModule, OneShotDataModule,
+                                           ReplicaCheck)
+from latentplay.training.progress import TimeBudget, progress_callbacks, quiet_lightning_stop_lines, stop_reason
 
 LOGGERS = ("wandb", "csv", "none")
 WANDB_PROJECT = "latentplay"
@@ -47,34 +52,48 @@ def normalisation(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def run_training(data_root: Path, config: TrainConfig, run_dir: Path, logger_kind: str = "wandb",
                  resume: str | None = None) -> dict:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config.save(run_dir / "config.yaml")
-    L.seed_everything(config.training.seed, workers=True)
+    """Trains; returns the run's summary (the one written to run.json).
 
-    pack = load_pack_tree(data_root, config.data.prep(), progress=config.training.progress_bar)
-    (run_dir / "data.txt").write_text(pack.summary() + "\n")
-    print(pack.summary())
+    Under DDP every rank runs this function (Lightning's launcher starts the others with the same
+    command line; torchrun and SLURM start them all): every rank loads the pack and builds the
+    same model, but only global rank 0 writes run files and prints. Each rank trains on its share
+    of the one-shots (Lightning's DistributedSampler) with its own augmentation draws; the logged
+    epoch metrics, which checkpoints and early stopping watch, are averaged across ranks."""
+    checkpoint = resolve_resume(resume, run_dir)  # before anything is written
+    L.seed_everything(config.training.seed, workers=True, verbose=False)
+    quiet_lightning_stop_lines()  # stop_reason says why, once
+    pack = load_pack_tree(data_root, config.data.prep(),
+                          progress=config.training.progress_bar and rank_zero_only.rank == 0)
     features = measure_all(pack.audio, pack.config.sample_rate)
     mean, std = normalisation(features)
-    write_features(run_dir / "features.json", pack, features, mean, std)
 
     data = OneShotDataModule(pack.audio, features, mean, std, config)
     module = LatentPlayModule(config.to_dict(), mean.tolist(), std.tolist())
     checkpoints = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best-{epoch:04d}",
                                   monitor=MONITOR, mode="min", save_top_k=1, save_last=True,
-                                  auto_insert_metric_name=False)
+                                  auto_insert_metric_name=False)  # last.ckpt after every epoch
     examples = torch.from_numpy(pack.audio[example_indices([s.ref.pack for s in pack.samples],
                                                            config.training.audio_examples)]).unsqueeze(1)
+    replicas = ReplicaCheck()
     callbacks = [
         checkpoints,
         EarlyStopping(monitor=MONITOR, mode="min", patience=config.training.patience),
         AudioExamplesCallback(examples, config.training.audio_every_n_epochs, run_dir / "examples",
                               config.data.sr),
         *progress_callbacks(run_dir, MONITOR),
+        replicas,
+        *([TimeBudget(config.training.max_minutes)] if config.training.max_minutes else []),
     ]
-    trainer = L.Trainer(**trainer_arguments(config, run_dir, logger_kind), callbacks=callbacks)
+    trainer = L.Trainer(**trainer_arguments(config, run_dir, logger_kind), callbacks=callbacks,
+                        plugins=[AtomicCheckpointIO()])
+    if trainer.is_global_zero:  # the rank is known once the Trainer has read the cluster environment
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config.save(run_dir / "config.yaml")
+        (run_dir / "data.txt").write_text(pack.summary() + "\n")
+        print(pack.summary())
+        write_features(run_dir / "features.json", pack, features, mean, std)
     started = time.monotonic()
-    trainer.fit(module, datamodule=data, ckpt_path=resolve_resume(resume, run_dir))
+    trainer.fit(module, datamodule=data, ckpt_path=checkpoint)
     seconds = time.monotonic() - started
     reason = stop_reason(trainer)
     summary = {
@@ -91,9 +110,12 @@ def run_training(data_root: Path, config: TrainConfig, run_dir: Path, logger_kin
         "best_checkpoint": checkpoints.best_model_path,
         "best_score": _to_float(checkpoints.best_model_score),
         "final_metrics": {key: _to_float(value) for key, value in trainer.callback_metrics.items()},
+        "replicas": replicas.result,
     }
     if trainer.is_global_zero:
         print(f"Stopped after {trainer.current_epoch} epochs ({seconds / 60:.1f} min): {reason}")
+        if replicas.result and not replicas.result["weights_agree"]:
+            print(f"WARNING: the {trainer.world_size} ranks ended with different weights (run.json, replicas)")
         quality = best_model_quality(checkpoints.best_model_path, pack)
         summary["quality"] = quality.to_dict()
         print(quality.summary())
@@ -144,15 +166,15 @@ def best_model_quality(checkpoint: str, pack: LoadedPack) -> ReconstructionQuali
 
 
 def trainer_arguments(config: TrainConfig, run_dir: Path, logger_kind: str) -> dict:
+    """The Trainer's settings; the time budget is a callback (progress.TimeBudget), not max_time."""
     settings = config.training
-    max_time = timedelta(minutes=settings.max_minutes) if settings.max_minutes else None
     return dict(
         default_root_dir=run_dir,
         max_epochs=settings.max_epochs,
         min_epochs=settings.min_epochs,
-        max_time=max_time,
         accelerator=settings.accelerator,
         devices=settings.devices,
+        num_nodes=settings.num_nodes,
         strategy=settings.strategy,
         precision=resolve_precision(settings.precision, settings.accelerator),
         logger=make_logger(logger_kind, run_dir),
@@ -161,6 +183,25 @@ def trainer_arguments(config: TrainConfig, run_dir: Path, logger_kind: str) -> d
         log_every_n_steps=1,
         num_sanity_val_steps=0,
     )
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written whole or not at all: to a temporary file beside the target, then
+    renamed over it. A run killed while saving keeps its previous last.ckpt (Lightning's own
+    transaction writes to the system's temporary folder, and its final move is a copy, not a
+    rename, when that is another file system)."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        try:
+            torch.save(checkpoint, partial)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
 
 
 def resolve_precision(precision: str, accelerator: str) -> str:
