@@ -148,7 +148,8 @@ LatentPlayEditor::LatentPlayEditor(LatentPlayProcessor& processor)
   for (auto [slider, label, id, text] :
        {std::tuple{&mix_slider_, &mix_label_, ids::mix, "Mix"},
         std::tuple{&detail_slider_, &detail_label_, ids::detail, "Detail (the sample's own click and room)"},
-        std::tuple{&gain_slider_, &gain_label_, ids::output_gain, "Output gain"}}) {
+        std::tuple{&gain_slider_, &gain_label_, ids::output_gain, "Output gain"},
+        std::tuple{&variation_slider_, &variation_label_, ids::variation, "Variation (every note a fresh point nearby)"}}) {
     slider->setSliderStyle(juce::Slider::LinearHorizontal);
     slider->setTextBoxStyle(juce::Slider::TextBoxRight, false, 80, 20);
     addAndMakeVisible(*slider);
@@ -183,6 +184,12 @@ LatentPlayEditor::LatentPlayEditor(LatentPlayProcessor& processor)
   };
   addAndMakeVisible(pack_box_);
   addAndMakeVisible(sample_box_);
+  // The parameter's choices (Off, Resample, Neural) in its order: the attachment maps item i + 1 to choice i.
+  pitch_mode_box_.addItemList(processor.parameters.getParameter(ids::pitch_mode.getParamID())->getAllValueStrings(), 1);
+  pitch_mode_box_.setTooltip("Pitch Mode: how the MIDI key changes the one-shot");
+  pitch_mode_attachment_ = std::make_unique<juce::AudioProcessorValueTreeState::ComboBoxAttachment>(
+      processor.parameters, ids::pitch_mode.getParamID(), pitch_mode_box_);
+  addAndMakeVisible(pitch_mode_box_);
   presets_ = processor.factoryPresets();
   preset_box_.setTextWhenNothingSelected("Preset");
   for (int i = 0; i < presets_.size(); ++i) {
@@ -296,6 +303,7 @@ void LatentPlayEditor::resized() {
   status_.setBounds(top.reduced(4, 0));
   area.removeFromTop(6);
   auto selectors = area.removeFromTop(26);
+  pitch_mode_box_.setBounds(selectors.removeFromRight(110).reduced(2, 0));
   const int third = selectors.getWidth() / 4;
   preset_box_.setBounds(selectors.removeFromLeft(third).reduced(2, 0));
   pack_box_.setBounds(selectors.removeFromLeft(third).reduced(2, 0));
@@ -319,6 +327,8 @@ void LatentPlayEditor::resized() {
   detail_slider_.setBounds(left.removeFromTop(26));
   gain_label_.setBounds(left.removeFromTop(18));
   gain_slider_.setBounds(left.removeFromTop(26));
+  variation_label_.setBounds(left.removeFromTop(18));
+  variation_slider_.setBounds(left.removeFromTop(26));
   area.removeFromLeft(10);
   waveform_.setBounds(area.removeFromBottom(juce::jmax(90, area.getHeight() / 4)));
   area.removeFromBottom(8);

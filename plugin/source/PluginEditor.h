@@ -72,9 +72,11 @@ class LatentPlayEditor : public juce::AudioProcessorEditor, public juce::FileDra
   juce::Array<juce::File> presets_;
   std::array<juce::Slider, kNumControls> control_sliders_;
   std::array<juce::Label, kNumControls> control_labels_;
-  juce::Slider mix_slider_, detail_slider_, gain_slider_;
-  juce::Label mix_label_, detail_label_, gain_label_;
+  juce::Slider mix_slider_, detail_slider_, gain_slider_, variation_slider_;
+  juce::Label mix_label_, detail_label_, gain_label_, variation_label_;
   std::vector<std::unique_ptr<SliderAttachment>> attachments_;
+  juce::ComboBox pitch_mode_box_;
+  std::unique_ptr<juce::AudioProcessorValueTreeState::ComboBoxAttachment> pitch_mode_attachment_;
   LatentMap map_;
   WaveformView waveform_;
   std::unique_ptr<juce::FileChooser> chooser_;
