@@ -93,15 +93,21 @@ def load_preset(path: Path) -> dict[str, float]:
         raise ValueError(f"{path}: not a LatentPlay preset ({error})") from None
 
 
-def vst3_candidates(explicit: Path | None = None) -> list[tuple[str, Path]]:
-    """Where the plugin is looked for, in order: the path given, $LATENTPLAY_VST3, the installed
+def plugin_candidates(explicit: Path | None, variable: str, bundle_name: str, installed_folders: tuple[Path, ...],
+                      built: Path) -> list[tuple[str, Path]]:
+    """Where a plugin bundle is looked for, in order: the path given, $VARIABLE, the installed
     locations, the build folder of a source checkout."""
     candidates = [("given", Path(explicit))] if explicit else []
-    if os.environ.get("LATENTPLAY_VST3"):
-        candidates.append(("$LATENTPLAY_VST3", Path(os.environ["LATENTPLAY_VST3"])))
-    candidates += [("installed", folder / VST3_NAME) for folder in (Path.home() / ".vst3", *SYSTEM_VST3_FOLDERS)]
-    candidates.append(("build folder", BUILT_VST3))
+    if os.environ.get(variable):
+        candidates.append((f"${variable}", Path(os.environ[variable])))
+    candidates += [("installed", folder / bundle_name) for folder in installed_folders]
+    candidates.append(("build folder", built))
     return candidates
+
+
+def vst3_candidates(explicit: Path | None = None) -> list[tuple[str, Path]]:
+    return plugin_candidates(explicit, "LATENTPLAY_VST3", VST3_NAME, (Path.home() / ".vst3", *SYSTEM_VST3_FOLDERS),
+                             BUILT_VST3)
 
 
 def find_vst3(explicit: Path | None = None) -> Path:
@@ -125,14 +131,8 @@ SYSTEM_LV2_FOLDERS = (Path("/usr/local/lib/lv2"), Path("/usr/lib/lv2"))
 
 
 def lv2_candidates(explicit: Path | None = None) -> list[tuple[str, Path]]:
-    """Where the LV2 bundle is looked for, in order, as for the VST3: the path given, $LATENTPLAY_LV2,
-    the installed locations, the build folder of a source checkout."""
-    candidates = [("given", Path(explicit))] if explicit else []
-    if os.environ.get("LATENTPLAY_LV2"):
-        candidates.append(("$LATENTPLAY_LV2", Path(os.environ["LATENTPLAY_LV2"])))
-    candidates += [("installed", folder / LV2_NAME) for folder in (Path.home() / ".lv2", *SYSTEM_LV2_FOLDERS)]
-    candidates.append(("build folder", BUILT_LV2))
-    return candidates
+    return plugin_candidates(explicit, "LATENTPLAY_LV2", LV2_NAME, (Path.home() / ".lv2", *SYSTEM_LV2_FOLDERS),
+                             BUILT_LV2)
 
 
 def find_lv2(explicit: Path | None = None) -> Path:
