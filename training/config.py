@@ -20,6 +20,7 @@ from latentplay.training.loss import LossConfig
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 LR_SCHEDULES = ("constant", "cosine")
+PIPELINES = ("device", "dataset")
 
 
 class ConfigError(ValueError):
@@ -38,6 +39,15 @@ class DataConfig:
     # the one-shot resampled by a uniform draw from ±pitch_shift_semitones (0: off, as the seed).
     pitch_shift_semitones: float = 0.0
     pitch_shift_probability: float = 0.5
+    # Where batches are made (docs/training.md, "The device-resident pipeline"): "dataset" is the
+    # per-fetch DataLoader path (training/augment.py: SciPy, one one-shot at a time, on the CPU);
+    # "device" keeps the pack on the training device and pitch-shifts whole batches there in torch
+    # (training/device_data.py). Not the default: on 2 CPU cores it measured no faster (bench-train).
+    pipeline: str = "dataset"
+
+    def __post_init__(self) -> None:
+        if self.pipeline not in PIPELINES:
+            raise ValueError(f"pipeline: expected one of {PIPELINES}, got {self.pipeline!r}")
 
     def prep(self) -> PrepConfig:
         return PrepConfig(sample_rate=self.sr, duration_s=self.duration, fade_out=self.fade_out)

@@ -71,6 +71,17 @@ class OneShotDataModule(L.LightningDataModule):
                           num_workers=workers, persistent_workers=workers > 0)
 
 
+def make_data_module(audio: np.ndarray, features: np.ndarray, feature_mean: np.ndarray,
+                     feature_std: np.ndarray, config: TrainConfig) -> L.LightningDataModule:
+    """The data module of ``config.data.pipeline``: "device" (DeviceOneShotDataModule) or
+    "dataset" (OneShotDataModule, the per-fetch CPU path)."""
+    if config.data.pipeline == "device":
+        from latentplay.training.device_data import DeviceOneShotDataModule
+
+        return DeviceOneShotDataModule(audio, features, feature_mean, feature_std, config)
+    return OneShotDataModule(audio, features, feature_mean, feature_std, config)
+
+
 def split_indices(count: int, val_split: float, seed: int) -> tuple[list[int], list[int]]:
     """Seeded split; at least one training one-shot, validation only when asked for."""
     order = np.random.default_rng(seed).permutation(count).tolist()

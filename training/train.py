@@ -36,8 +36,8 @@ from latentplay.features import FEATURE_NAMES, measure_all
 from latentplay.model import parameter_count
 from latentplay.training.config import TrainConfig
 from latentplay.quality import ReconstructionQuality, check_reconstructions
-from latentplay.training.lightning import (MONITOR, AudioExamplesCallback, LatentPlayModule, OneShotDataModule,
-                                           ReplicaCheck)
+from latentplay.training.lightning import (MONITOR, AudioExamplesCallback, LatentPlayModule, ReplicaCheck,
+                                           make_data_module)
 from latentplay.training.progress import TimeBudget, progress_callbacks, quiet_lightning_stop_lines, stop_reason
 
 LOGGERS = ("wandb", "csv", "none")
@@ -67,7 +67,7 @@ def run_training(data_root: Path, config: TrainConfig, run_dir: Path, logger_kin
     features = measure_all(pack.audio, pack.config.sample_rate)
     mean, std = normalisation(features)
 
-    data = OneShotDataModule(pack.audio, features, mean, std, config)
+    data = make_data_module(pack.audio, features, mean, std, config)
     module = LatentPlayModule(config.to_dict(), mean.tolist(), std.tolist())
     checkpoints = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best-{epoch:04d}",
                                   monitor=MONITOR, mode="min", save_top_k=1, save_last=True,
@@ -168,6 +168,8 @@ def best_model_quality(checkpoint: str, pack: LoadedPack) -> ReconstructionQuali
 def trainer_arguments(config: TrainConfig, run_dir: Path, logger_kind: str) -> dict:
     """The Trainer's settings; the time budget is a callback (progress.TimeBudget), not max_time."""
     settings = config.training
+    if uses_cuda(settings.accelerator):
+        torch.set_float32_matmul_precision("high")  # TF32 matmuls and convolutions on Ampere and later
     return dict(
         default_root_dir=run_dir,
         max_epochs=settings.max_epochs,
@@ -204,11 +206,18 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             partial.unlink(missing_ok=True)
 
 
+def uses_cuda(accelerator: str) -> bool:
+    return accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+
+
 def resolve_precision(precision: str, accelerator: str) -> str:
+    """auto: bf16 autocast on GPUs that support it (no loss scaling needed), else fp16 autocast
+    with Lightning's gradient scaler; 32-true on the CPU."""
     if precision != "auto":
         return precision
-    uses_cuda = accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
-    return "16-mixed" if uses_cuda else "32-true"
+    if not uses_cuda(accelerator):
+        return "32-true"
+    return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
 
 
 def make_logger(kind: str, run_dir: Path):

@@ -148,6 +148,20 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--worker-runs", type=int, default=5,
                        help="timed runs per worker-throughput figure (each renders 24 keys or 8 variations; 0 = skip)")
     bench.set_defaults(handler=cmd_bench)
+
+    bench_train = commands.add_parser("bench-train", help="time training: one-shots/s, s/epoch, memory, FLOP/s, "
+                                                          "device-resident pipeline vs the per-fetch one")
+    bench_train.add_argument("--configs", nargs="+", default=["demo", "seed"], help="default: demo seed")
+    bench_train.add_argument("--device", nargs="+", choices=("cpu", "cuda"),
+                             help="default: cpu, and cuda when available")
+    bench_train.add_argument("--steps", type=int, default=20, help="timed steps per case (default 20)")
+    bench_train.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
+    bench_train.add_argument("--pack-size", type=int, default=64, help="procedural kicks (default 64)")
+    bench_train.add_argument("--pipelines", nargs="+", choices=("dataset", "device"), default=["dataset", "device"])
+    bench_train.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    bench_train.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                             help="config override for every case, e.g. --set data.pitch_shift_semitones=12")
+    bench_train.set_defaults(handler=cmd_bench_train)
     return parser
 
 
@@ -377,6 +391,14 @@ def cmd_bench(args) -> int:
     from latentplay.bench import run_bench
 
     run_bench(args.bundle, args.runs, args.threads, args.configs, args.worker_runs)
+    return 0
+
+
+def cmd_bench_train(args) -> int:
+    from latentplay.training.bench_train import run_bench_train
+
+    run_bench_train(args.configs, args.device, args.steps, args.warmup, args.pack_size, args.pipelines,
+                    args.set, args.threads)
     return 0
 
 
