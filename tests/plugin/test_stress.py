@@ -37,6 +37,19 @@ def slowest_regeneration_ms(bundle: Path, runs: int = 8) -> float:
     return max(times)
 
 
+def slowest_measurement_ms(bundle: Path, runs: int = 8) -> float:
+    """One feature measurement of a one-shot at the model rate, as neural key tracking makes them
+    (latentplay/pitch.hpp): the longest step of a key's search."""
+    engine = _engine.Engine(str(bundle))
+    one_shot = engine.regenerate(0, {}, 0)
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        _engine.measure_features(one_shot, engine.sample_rate)
+        times.append(1000 * (time.perf_counter() - started))
+    return max(times)
+
+
 def test_real_time_stress(vst3_path, smoke_export, virtual_screen):
     if not STRESS_HOST.is_file():
         pytest.fail(f"{STRESS_HOST} is missing: scripts/test.sh builds it "
@@ -53,10 +66,12 @@ def test_real_time_stress(vst3_path, smoke_export, virtual_screen):
     assert report["state_switches"] >= 5 and report["editor_cycles"] >= 20
     assert report["non_finite_samples"] == 0
     # Silence is allowed only while a newly switched bundle renders its first one-shot: one
-    # regeneration, measured here in the same run (on 2 cores the host's own threads compete
-    # with the worker, hence twice the slowest one), plus the block the note fell in.
-    allowed_ms = 2 * max(slowest_regeneration_ms(smoke_export[2]), slowest_regeneration_ms(DEMO_BUNDLE)) \
-        + 1000 * BLOCK / RATE
+    # regeneration, after the step of a neural key search the worker may be in (one feature
+    # measurement: the search gives way between its steps), both measured here in the same run
+    # (on 2 cores the host's own threads compete with the worker, hence twice the slowest), plus
+    # the block the note fell in.
+    allowed_ms = 2 * (max(slowest_regeneration_ms(smoke_export[2]), slowest_regeneration_ms(DEMO_BUNDLE))
+                      + slowest_measurement_ms(DEMO_BUNDLE)) + 1000 * BLOCK / RATE
     notes = report["notes"]
     assert len(notes) >= 20
     too_silent = [note for note in notes if note["silent_ms"] < 0 or note["silent_ms"] > allowed_ms]

@@ -34,8 +34,14 @@ Repitched repitch(const Engine& engine, const AudioStart& start, const ControlTa
   if (!targets[frequency]) throw UsageError("repitch needs the root's frequency");
   const double interval = std::pow(2.0, semitones / 12.0);
 
+  // Asked between every decode and measurement: a worker never holds back more urgent work for
+  // longer than one of them.
+  auto check = [&] {
+    if (keep_going && !keep_going()) throw Cancelled();
+  };
   Repitched result;
   result.audio = engine.regenerate(start, targets, 0.0, detail, variation);
+  check();
   result.root = result.measured = measure_features(result.audio, rate);
   result.decodes = 1;
   result.speed = interval;  // the root resampled: what Resample mode plays
@@ -45,22 +51,25 @@ Repitched repitch(const Engine& engine, const AudioStart& start, const ControlTa
   const double semitone = std::pow(2.0, 1.0 / 12.0);
   const double slowest = std::min(1.0, interval) / semitone, fastest = std::max(1.0, interval) * semitone;
   // Plain resampling of the root is the fallback, judged the same way.
+  check();
   result.measured = measure_features(resample(result.audio, rate * interval, rate), rate);
   double best_miss = release_miss(result.measured.release_ms, result.root.release_ms);
   const Control& f = bundle.controls[frequency];
   for (int step = 1; step <= kPitchCandidates; ++step) {
-    if (keep_going && !keep_going()) throw Cancelled();
     // The Frequency control moved by a share of the interval (all of it last), the rest resampled.
     const double share = static_cast<double>(step) / kPitchCandidates * kLargestShare;
     ControlTargets moved = targets;
     moved[frequency] = std::clamp(*targets[frequency] * std::pow(interval, share), f.minimum, f.maximum);
+    check();
     std::vector<float> audio = engine.regenerate(start, moved, 0.0, detail, variation);
-    const Features got = measure_features(audio, rate);
     ++result.decodes;
+    check();
+    const Features got = measure_features(audio, rate);
     const double speed = wanted_frequency / got.frequency_hz;
     if (speed < slowest || speed > fastest) continue;
     // Judged as it will sound: resampled by `speed`, measured again (a glide measured 40 ms after
     // the peak reads differently once the one-shot is faster or slower).
+    check();
     const Features heard = measure_features(resample(audio, rate * speed, rate), rate);
     if (std::abs(12.0 * std::log2(heard.frequency_hz / wanted_frequency)) > kPitchTolerance) continue;
     const double miss = release_miss(heard.release_ms, result.root.release_ms);
