@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 
-import lightning as L
 import numpy as np
 import torch
 from scipy import fft as scipy_fft
@@ -36,6 +35,7 @@ from torch.utils.data import DataLoader
 from latentplay import features as F
 from latentplay.audio import PrepConfig
 from latentplay.training.augment import derived_seed
+from latentplay.training.lightning import PackDataModule
 
 RESAMPLE_ZERO_CROSSINGS = 10  # scipy.signal.resample_poly: half_len = 10 × max(up, down)
 RESAMPLE_KAISER_BETA = 5.0  # resample_poly's window=('kaiser', 5.0)
@@ -296,7 +296,7 @@ class BatchedPitchShift:
         return shifted, ((features - mean) / std).to(torch.float32)
 
 
-class DeviceOneShotDataModule(L.LightningDataModule):
+class DeviceOneShotDataModule(PackDataModule):
     """OneShotDataModule's data (same split, same validation, same augmentation distribution)
     with the pack on the training device: the loaders yield index batches, and
     ``on_after_batch_transfer`` turns them into (audio (B, 1, L), normalised features (B, 3))
@@ -304,37 +304,17 @@ class DeviceOneShotDataModule(L.LightningDataModule):
 
     def __init__(self, audio: np.ndarray, features: np.ndarray, feature_mean: np.ndarray,
                  feature_std: np.ndarray, config) -> None:
-        super().__init__()
-        from latentplay.training.lightning import split_indices
-
-        self.config = config
         data = config.data
         self.audio = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
         normalised = (np.asarray(features, dtype=np.float64) - feature_mean) / feature_std
         self.normalised = torch.from_numpy(normalised.astype(np.float32))
         self.augment = BatchedPitchShift(feature_mean, feature_std, data.prep(), data.pitch_shift_semitones,
                                          data.pitch_shift_probability)
-        self.train_indices, self.val_indices = split_indices(len(audio), data.val_split, config.training.seed)
-        self.augment.seed(config.training.seed, 0)
+        super().__init__(len(audio), config, self.augment)
         self._on_device: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def setup(self, stage: str) -> None:
-        if self.trainer is not None:  # every DDP rank draws its own shifts
-            self.augment.seed(self.config.training.seed, self.trainer.global_rank)
-
-    @property
-    def has_validation(self) -> bool:
-        return len(self.val_indices) > 0
-
-    @property
-    def validation_indices(self) -> list[int]:
-        return self.val_indices if self.has_validation else self.train_indices
-
-    def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_indices, batch_size=self.config.data.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.validation_indices, batch_size=self.config.data.batch_size, shuffle=False)
+    def items(self, indices: list[int], train: bool):
+        return indices  # index batches; the audio is taken on the device
 
     def pack_on(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """The pack and its normalised features on ``device``, moved there once."""

@@ -21,33 +21,27 @@ from latentplay.training.loss import LatentPlayLoss, SteeredDecode
 MONITOR = "val/mrstft"  # plain MR-STFT of unaugmented reconstructions (see OneShotDataModule)
 
 
-class OneShotDataModule(L.LightningDataModule):
-    """Prepared one-shots and their normalised features, held in memory (packs are small).
-    Training fetches may be pitch-shifted copies (data.pitch_shift_*); validation never is.
+class PackDataModule(L.LightningDataModule):
+    """What both training pipelines share: the seeded split, the validation set, the loaders, and
+    per-rank seeds for the augmentation (``augmentation.seed(*entropy)``).
 
     Validation runs every epoch: on the held-out one-shots when data.val_split > 0, otherwise on
     the training one-shots themselves, unaugmented. Either way it measures what the instrument
     will play (a plain reconstruction), which is what checkpoints and early stopping watch."""
 
-    def __init__(self, audio: np.ndarray, features: np.ndarray, feature_mean: np.ndarray,
-                 feature_std: np.ndarray, config: TrainConfig) -> None:
+    def __init__(self, count: int, config: TrainConfig, augmentation) -> None:
         super().__init__()
         self.config = config
-        data = config.data
-        self.train_set = PitchShiftedOneShots(audio, features, feature_mean, feature_std, data.prep(),
-                                              data.pitch_shift_semitones, data.pitch_shift_probability)
-        self.val_set = PitchShiftedOneShots(audio, features, feature_mean, feature_std, data.prep(),
-                                            max_semitones=0.0, probability=0.0)
-        self.train_indices, self.val_indices = split_indices(len(audio), config.data.val_split,
-                                                             config.training.seed)
-        self.train_set.seed(config.training.seed, 0)
+        self.augmentation = augmentation
+        self.train_indices, self.val_indices = split_indices(count, config.data.val_split, config.training.seed)
+        augmentation.seed(config.training.seed, 0)
 
     def setup(self, stage: str) -> None:
         # Every DDP rank draws its own pitch shifts (the same seed everywhere would shift the
         # k-th fetch of every rank alike). Lightning gives each rank its share of the one-shots
         # by wrapping these loaders' samplers in a DistributedSampler (use_distributed_sampler).
         if self.trainer is not None:
-            self.train_set.seed(self.config.training.seed, self.trainer.global_rank)
+            self.augmentation.seed(self.config.training.seed, self.trainer.global_rank)
 
     @property
     def has_validation(self) -> bool:
@@ -59,16 +53,40 @@ class OneShotDataModule(L.LightningDataModule):
         return self.val_indices if self.has_validation else self.train_indices
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, self.train_indices, shuffle=True)
+        return self._loader(self.items(self.train_indices, train=True), shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, self.validation_indices, shuffle=False)
+        return self._loader(self.items(self.validation_indices, train=False), shuffle=False)
 
-    def _loader(self, dataset: PitchShiftedOneShots, indices: list[int], shuffle: bool) -> DataLoader:
-        workers = self.config.data.num_workers
-        return DataLoader(torch.utils.data.Subset(dataset, indices),
-                          batch_size=self.config.data.batch_size, shuffle=shuffle,
+    def items(self, indices: list[int], train: bool):
+        """What the loader of these one-shots iterates over."""
+        raise NotImplementedError
+
+    loader_workers = 0  # worker processes per loader
+
+    def _loader(self, items, shuffle: bool) -> DataLoader:
+        workers = self.loader_workers
+        return DataLoader(items, batch_size=self.config.data.batch_size, shuffle=shuffle,
                           num_workers=workers, persistent_workers=workers > 0)
+
+
+class OneShotDataModule(PackDataModule):
+    """Prepared one-shots and their normalised features, held in memory (packs are small), fetched
+    one by one; training fetches may be pitch-shifted copies (data.pitch_shift_*, on the CPU),
+    validation's never are."""
+
+    def __init__(self, audio: np.ndarray, features: np.ndarray, feature_mean: np.ndarray,
+                 feature_std: np.ndarray, config: TrainConfig) -> None:
+        data = config.data
+        self.train_set = PitchShiftedOneShots(audio, features, feature_mean, feature_std, data.prep(),
+                                              data.pitch_shift_semitones, data.pitch_shift_probability)
+        self.val_set = PitchShiftedOneShots(audio, features, feature_mean, feature_std, data.prep(),
+                                            max_semitones=0.0, probability=0.0)
+        super().__init__(len(audio), config, self.train_set)
+        self.loader_workers = data.num_workers
+
+    def items(self, indices: list[int], train: bool):
+        return torch.utils.data.Subset(self.train_set if train else self.val_set, indices)
 
 
 def make_data_module(audio: np.ndarray, features: np.ndarray, feature_mean: np.ndarray,

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "latentplay/pitch.hpp"
 #include "latentplay/resampler.hpp"
 
 namespace latentplay {
@@ -109,7 +108,7 @@ bool Regenerator::renderNextVariation(const std::shared_ptr<const Engine>& engin
   if (variationAmount() <= 0.0f || variations_fifo_.getFreeSpace() == 0) return false;
   const RenderKey wanted = variedKey(variation_note_.load(), next_variation_seed_++);
   if (wanted.engine_serial != serial) return false;
-  if (auto shot = renderShot(engine, wanted)) {
+  if (auto shot = renderShot(engine, wanted, true)) {
     const auto scope = variations_fifo_.write(1);
     variations_[static_cast<size_t>(scope.blockSize1 > 0 ? scope.startIndex1 : scope.startIndex2)] = shot.release();
     return true;
@@ -156,7 +155,7 @@ bool Regenerator::renderNextKey(const std::shared_ptr<const Engine>& engine, std
     key_tried_[index] = true;
     key_rendered_[index] = wanted;
     cancelled_ = false;
-    if (auto shot = renderShot(engine, wanted)) {
+    if (auto shot = renderShot(engine, wanted, true)) {
       const auto scope = key_shots_fifo_.write(1);
       key_shots_[static_cast<size_t>(scope.blockSize1 > 0 ? scope.startIndex1 : scope.startIndex2)] = shot.release();
     }
@@ -184,7 +183,7 @@ void Regenerator::freeRetired() {
 OneShot* Regenerator::renderNow(const RenderKey& key) {
   const auto [current, serial] = engineWithSerial();
   if (current == nullptr || key.engine_serial != serial) return nullptr;
-  return renderShot(current, key).release();
+  return renderShot(current, key, false).release();
 }
 
 void Regenerator::waitUntilReady(int timeout_ms) {
@@ -224,21 +223,48 @@ void Regenerator::blendDry(const Engine& engine, const AudioStart& start, const 
   for (size_t i = 0; i < wet.size() && i < dry_.size(); ++i) wet[i] = key.mix * wet[i] + (1.0f - key.mix) * dry_[i];
 }
 
+namespace {
+
+// What a control state's one-shot depends on: the key without its note's pitch and its rate.
+RenderKey stateKeyOf(const RenderKey& key) {
+  RenderKey state = key;
+  state.rate = 0.0;
+  state.note = -1;
+  state.pitch_mode = PitchMode::off;
+  state.root_note = 0;
+  return state;
+}
+
+}  // namespace
+
+const RootShot& Regenerator::stateShot(const Engine& engine, const AudioStart& start, const RenderKey& key,
+                                       const ControlTargets& targets, bool measured) {
+  RenderKey state = stateKeyOf(key);
+  state.mix = 1.0f;  // Mix is blended in after
+  if (state != state_key_ || state_shot_.audio.empty()) {
+    state_shot_.audio = engine.regenerate(start, targets, 0.0, key.detail, Variation{key.variation, key.variation_seed});
+    state_key_ = state;
+    state_measured_ = false;
+  }
+  if (measured && !state_measured_) {
+    state_shot_.features = measure_features(state_shot_.audio, engine.bundle().sample_rate);
+    state_measured_ = true;
+  }
+  return state_shot_;
+}
+
 const std::vector<float>& Regenerator::modelRateShot(const Engine& engine, const AudioStart& start, const RenderKey& key,
                                                      const ControlTargets& targets) {
-  RenderKey cache_key = key;  // in resample mode every key shares it: the key's pitch comes after
-  cache_key.rate = 0.0;
-  cache_key.note = -1;
-  cache_key.pitch_mode = PitchMode::off;
-  cache_key.root_note = 0;
-  if (cache_key == model_rate_key_ && !model_rate_shot_.empty()) return model_rate_shot_;
-  model_rate_shot_ = engine.regenerate(start, targets, 0.0, key.detail, Variation{key.variation, key.variation_seed});
+  const RenderKey state = stateKeyOf(key);
+  if (state == model_rate_key_ && !model_rate_shot_.empty()) return model_rate_shot_;
+  model_rate_shot_ = stateShot(engine, start, key, targets, false).audio;
   blendDry(engine, start, key, model_rate_shot_);
-  model_rate_key_ = cache_key;
+  model_rate_key_ = state;
   return model_rate_shot_;
 }
 
-std::vector<float> Regenerator::render(const Engine& engine, const AudioStart* audio, const RenderKey& key) {
+std::vector<float> Regenerator::render(const Engine& engine, const AudioStart* audio, const RenderKey& key,
+                                       bool may_give_way) {
   const Bundle& bundle = engine.bundle();
   ControlTargets targets;
   for (int k = 0; k < kNumControls; ++k) targets[k] = bundle.controls[k].valueAt(key.controls[k]);
@@ -253,9 +279,10 @@ std::vector<float> Regenerator::render(const Engine& engine, const AudioStart* a
     // On the worker, a new bundle or new values for the root one-shot stop the search: notes wait
     // for the root one-shot, never for a key's.
     std::function<bool()> keep_going;
-    if (juce::Thread::getCurrentThreadId() == getThreadId())
+    if (may_give_way)
       keep_going = [this, key] { return engine_serial_.load() == key.engine_serial && wantedKey() == last_rendered_; };
-    Repitched repitched = repitch(engine, start, targets, semitones, key.detail,
+    const RootShot& root = stateShot(engine, start, key, targets, true);
+    Repitched repitched = repitch(engine, start, targets, root, semitones, key.detail,
                                   Variation{key.variation, key.variation_seed}, keep_going);
     blendDry(engine, start, key, repitched.audio);
     return resample(repitched.audio, model_rate * repitched.speed, output_rate);
@@ -267,7 +294,8 @@ std::vector<float> Regenerator::render(const Engine& engine, const AudioStart* a
   return resample(shot, model_rate * speed, output_rate);
 }
 
-std::unique_ptr<OneShot> Regenerator::renderShot(const std::shared_ptr<const Engine>& engine, const RenderKey& key) {
+std::unique_ptr<OneShot> Regenerator::renderShot(const std::shared_ptr<const Engine>& engine, const RenderKey& key,
+                                                 bool may_give_way) {
   RenderKey clamped = key;
   clamped.sample = juce::jlimit(0, static_cast<int>(engine->bundle().samples.size()) - 1, key.sample);
   std::shared_ptr<const AudioStart> audio;
@@ -281,7 +309,7 @@ std::unique_ptr<OneShot> Regenerator::renderShot(const std::shared_ptr<const Eng
     shot->key = key;
     {
       std::lock_guard<std::mutex> lock(render_mutex_);
-      shot->audio = render(*engine, audio.get(), clamped);
+      shot->audio = render(*engine, audio.get(), clamped, may_give_way);
     }
     for (const float value : shot->audio)  // what reaches the voices is always finite
       if (!std::isfinite(value)) throw std::runtime_error("the decoder produced non-finite samples (NaN or Inf)");
@@ -308,7 +336,7 @@ void Regenerator::run() {
     if (current != nullptr && requested.engine_serial == serial && (!rendered_any_ || requested != last_rendered_)) {
       // An unseen older one-shot is simply replaced; a failed render is not retried until
       // something changes.
-      if (auto shot = renderShot(current, requested)) delete published_.exchange(shot.release());
+      if (auto shot = renderShot(current, requested, true)) delete published_.exchange(shot.release());
       last_rendered_ = requested;
       rendered_any_ = true;
       {

@@ -26,6 +26,7 @@
 
 #include "WakeSignal.h"
 #include "latentplay/engine.hpp"
+#include "latentplay/pitch.hpp"
 
 namespace latentplay {
 
@@ -155,13 +156,19 @@ class Regenerator : private juce::Thread {
   void run() override;
   void freeRetired();
   // The one-shot for `key` with the given engine (worker, or the audio thread offline), or
-  // nullptr with lastError() set. Serialised on render_mutex_ (the dry cache).
-  std::unique_ptr<OneShot> renderShot(const std::shared_ptr<const Engine>& engine, const RenderKey& key);
-  std::vector<float> render(const Engine& engine, const AudioStart* audio, const RenderKey& key);
+  // nullptr with lastError() set. Serialised on render_mutex_ (the caches). `may_give_way`: a
+  // key's Neural search stops (and is retried later) when the root one-shot's values or the bundle
+  // change; the worker's renders may, an offline render must finish.
+  std::unique_ptr<OneShot> renderShot(const std::shared_ptr<const Engine>& engine, const RenderKey& key,
+                                      bool may_give_way);
+  std::vector<float> render(const Engine& engine, const AudioStart* audio, const RenderKey& key, bool may_give_way);
   // Mix: `wet` (model rate) blended with the start's dry side (cached per start).
   void blendDry(const Engine& engine, const AudioStart& start, const RenderKey& key, std::vector<float>& wet);
-  // The one-shot at the model rate before any key's pitch: the start regenerated at `targets`,
-  // blended with its dry side by Mix (cached: keys of one state in resample mode share it).
+  // The start regenerated at the key's values, before any key's pitch (cached per control state:
+  // every key of one state shares it). `measured`: its features too (Neural mode's root).
+  const RootShot& stateShot(const Engine& engine, const AudioStart& start, const RenderKey& key,
+                            const ControlTargets& targets, bool measured);
+  // stateShot blended with its dry side by Mix (cached likewise: Resample mode's keys share it).
   const std::vector<float>& modelRateShot(const Engine& engine, const AudioStart& start, const RenderKey& key,
                                           const ControlTargets& targets);
   // Worker: the audio thread's key requests into recent_keys_ (most recent first).
@@ -207,7 +214,12 @@ class Regenerator : private juce::Thread {
   // its reconstruction in a bundle without audio (Engine::dry); under render_mutex_.
   RenderKey dry_key_;
   std::vector<float> dry_;
-  RenderKey model_rate_key_;  // modelRateShot's cache, under render_mutex_
+  // stateShot's and modelRateShot's caches, under render_mutex_ (keys without note, pitch mode,
+  // root note and rate).
+  RenderKey state_key_;
+  RootShot state_shot_;
+  bool state_measured_ = false;
+  RenderKey model_rate_key_;
   std::vector<float> model_rate_shot_;
   RenderKey last_rendered_;  // worker only
   bool cancelled_ = false;   // worker: the last render gave way to a more urgent one

@@ -125,7 +125,8 @@ def find_vst3(explicit: Path | None = None) -> Path:
 
 BUILT_LV2 = BUILT_VST3.parent.parent / "LV2" / "LatentPlay.lv2"
 LV2_NAME = "LatentPlay.lv2"
-LV2_URI = "https://latentplay.dev/plugins/latentplay"  # plugin/CMakeLists.txt's LATENTPLAY_LV2_URI
+# The plugin's LV2 URI, as the build gives it to the plugin (plugin/CMakeLists.txt reads it there).
+LV2_URI = json.loads((REPOSITORY / "plugin" / "identity.json").read_text())["lv2_uri"]
 # Where LV2 hosts look (lilv's default LV2_PATH on Linux), after the user's own ~/.lv2.
 SYSTEM_LV2_FOLDERS = (Path("/usr/local/lib/lv2"), Path("/usr/lib/lv2"))
 

@@ -302,19 +302,22 @@ PYBIND11_MODULE(_engine, m) {
            [](const Engine& e, const AudioStart& start, const py::dict& controls, double semitones, double detail,
               double variation, std::uint64_t seed) {
              const ControlTargets targets = to_targets(controls);
+             RootShot root;
              Repitched repitched;
              {
                py::gil_scoped_release release;
-               repitched = repitch(e, start, targets, semitones, detail, Variation{variation, seed});
+               root.audio = e.regenerate(start, targets, 0.0, detail, Variation{variation, seed});
+               root.features = measure_features(root.audio, e.bundle().sample_rate);
+               repitched = repitch(e, start, targets, root, semitones, detail, Variation{variation, seed});
              }
              py::dict out;
              out["audio"] = to_array(std::move(repitched.audio));
              out["speed"] = repitched.speed;
              out["frequency"] = repitched.measured.frequency_hz;
              out["release"] = repitched.measured.release_ms;
-             out["root_frequency"] = repitched.root.frequency_hz;
-             out["root_release"] = repitched.root.release_ms;
-             out["decodes"] = repitched.decodes;
+             out["root_frequency"] = root.features.frequency_hz;
+             out["root_release"] = root.features.release_ms;
+             out["decodes"] = 1 + repitched.decodes;  // the root's too
              return out;
            },
            py::arg("start"), py::arg("controls"), py::arg("semitones"), py::arg("detail") = 0.0,

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <stdexcept>
 
@@ -13,12 +12,6 @@ namespace latentplay {
 
 namespace {
 
-int control_index(const char* name) {
-  for (int k = 0; k < kNumControls; ++k)
-    if (std::strcmp(kControlNames[static_cast<size_t>(k)], name) == 0) return k;
-  throw std::logic_error(std::string("the contract has no control ") + name);
-}
-
 // How far a release is from the wanted one, as a ratio (0 ms counts as 1 ms).
 double release_miss(double release, double wanted) {
   return std::abs(std::log(std::max(release, 1.0) / std::max(wanted, 1.0)));
@@ -26,11 +19,12 @@ double release_miss(double release, double wanted) {
 
 }  // namespace
 
-Repitched repitch(const Engine& engine, const AudioStart& start, const ControlTargets& targets, double semitones,
-                  double detail, const Variation& variation, const std::function<bool()>& keep_going) {
+Repitched repitch(const Engine& engine, const AudioStart& start, const ControlTargets& targets, const RootShot& root,
+                  double semitones, double detail, const Variation& variation,
+                  const std::function<bool()>& keep_going) {
   const Bundle& bundle = engine.bundle();
   const double rate = bundle.sample_rate;
-  const int frequency = control_index("frequency");
+  const int frequency = kFrequencyControl;
   if (!targets[frequency]) throw UsageError("repitch needs the root's frequency");
   const double interval = std::pow(2.0, semitones / 12.0);
 
@@ -40,20 +34,19 @@ Repitched repitch(const Engine& engine, const AudioStart& start, const ControlTa
     if (keep_going && !keep_going()) throw Cancelled();
   };
   Repitched result;
-  result.audio = engine.regenerate(start, targets, 0.0, detail, variation);
-  check();
-  result.root = result.measured = measure_features(result.audio, rate);
-  result.decodes = 1;
+  result.audio = root.audio;
+  result.measured = root.features;
   result.speed = interval;  // the root resampled: what Resample mode plays
   if (semitones == 0.0) return result;
-  const double wanted_frequency = result.root.frequency_hz * interval;
+  const double wanted_frequency = root.features.frequency_hz * interval;
+  const double wanted_release = root.features.release_ms;
   // Resampling never goes beyond what Resample mode would do, give or take a semitone.
   const double semitone = std::pow(2.0, 1.0 / 12.0);
   const double slowest = std::min(1.0, interval) / semitone, fastest = std::max(1.0, interval) * semitone;
   // Plain resampling of the root is the fallback, judged the same way.
   check();
-  result.measured = measure_features(resample(result.audio, rate * interval, rate), rate);
-  double best_miss = release_miss(result.measured.release_ms, result.root.release_ms);
+  result.measured = measure_features(resample(root.audio, rate * interval, rate), rate);
+  double best_miss = release_miss(result.measured.release_ms, wanted_release);
   const Control& f = bundle.controls[frequency];
   for (int step = 1; step <= kPitchCandidates; ++step) {
     // The Frequency control moved by a share of the interval (all of it last), the rest resampled.
@@ -72,7 +65,7 @@ Repitched repitch(const Engine& engine, const AudioStart& start, const ControlTa
     check();
     const Features heard = measure_features(resample(audio, rate * speed, rate), rate);
     if (std::abs(12.0 * std::log2(heard.frequency_hz / wanted_frequency)) > kPitchTolerance) continue;
-    const double miss = release_miss(heard.release_ms, result.root.release_ms);
+    const double miss = release_miss(heard.release_ms, wanted_release);
     if (miss <= best_miss) {  // ties: the larger share (less resampling)
       best_miss = miss;
       result.audio = std::move(audio);

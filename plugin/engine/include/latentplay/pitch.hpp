@@ -16,25 +16,35 @@
 
 namespace latentplay {
 
+// The root one-shot a key is re-pitched from: the start regenerated at the root's control values
+// (Engine::regenerate at the model rate, before Mix) and its measure_features. Made once per
+// control state, shared by every key.
+struct RootShot {
+  std::vector<float> audio;
+  Features features;
+};
+
 struct Repitched {
   std::vector<float> audio;  // at the model rate, with the start's residual × detail
   double speed = 1.0;        // play it this much faster (resample) for the rest of the interval
   Features measured;         // of `audio` as it will sound, resampled by `speed`
-  Features root;             // of the root one-shot: the aims are root.frequency × 2^(semitones/12) and root.release
-  int decodes = 0;
+  int decodes = 0;           // besides the root's
 };
 
-constexpr int kPitchCandidates = 6;    // decodes after the root's
-constexpr double kLargestShare = 1.25;
-constexpr double kPitchTolerance = 0.5;  // semitones: a candidate that sounds further off is not taken  // of the interval asked of the Frequency control (it often falls short)
+constexpr int kPitchCandidates = 6;      // decodes per key
+constexpr double kLargestShare = 1.25;   // of the interval asked of the Frequency control (it often falls short)
+constexpr double kPitchTolerance = 0.5;  // semitones: a candidate that sounds further off is not taken
 
-// `targets` holds the root's control values (all five set); semitones from the root note.
-// `keep_going`, when given, is asked before each candidate: false stops the search, and
-// repitch throws Cancelled (a worker with more urgent work does not wait for all of it).
+// `targets` holds the root's control values (all five set), `root` their one-shot; semitones
+// from the root note. The aims are root.features.frequency_hz × 2^(semitones/12) and
+// root.features.release_ms. `keep_going`, when given, is asked before every decode and
+// measurement: false stops the search, and repitch throws Cancelled (a worker with more urgent
+// work waits for at most one of them).
 struct Cancelled : std::runtime_error {
   Cancelled() : std::runtime_error("cancelled") {}
 };
-Repitched repitch(const Engine& engine, const AudioStart& start, const ControlTargets& targets, double semitones,
-                  double detail, const Variation& variation, const std::function<bool()>& keep_going = {});
+Repitched repitch(const Engine& engine, const AudioStart& start, const ControlTargets& targets, const RootShot& root,
+                  double semitones, double detail, const Variation& variation,
+                  const std::function<bool()>& keep_going = {});
 
 }  // namespace latentplay
