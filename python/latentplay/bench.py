@@ -11,13 +11,17 @@ and a ratio to the FLOP bound: 2 × decoder MACs / the machine's single-thread G
 measured in the same run (torch.mm, float32).
 
 Then, per bundle, the worker's throughput: distinct one-shots per second on 1 intra-op thread
-(as the plugin's worker runs) for a key-tracked sample (24 Pitch Mode Neural keys, two octaves
-around the sample's own frequency, clamped to the Frequency control's range) and its ring of 8
-variations, detail 0.5, at 48 kHz: one regenerate call per one-shot, against regenerate_batch
-(all 24 keys in one decoder call, or in batches of 8; the 8 variations in one call), with the
-ratio batched / one at a time and each one-shot's time as a multiple of the FLOP bound. The
-cases are timed in turn within each of --worker-runs runs (medians), so that a change in the
-machine's load hits them alike.
+(as the plugin's worker runs), detail 0.5, at 48 kHz:
+  24 neural keys   what Pitch Mode Neural renders for 24 keys (two octaves around the root):
+                   Engine.repitch per key (its search: PITCH_CANDIDATES decodes and their measurements),
+                   from one shared root one-shot (Engine.root_shot, counted), then resampled;
+  24 key decodes   one regeneration per key with the Frequency control at the key's pitch
+                   (clamped to its range): the decodes a batched search would share;
+  8 variations     the ring of varied one-shots;
+the decodes one regenerate call each, against regenerate_batch (all in one decoder call, or in
+batches of 8), with the ratio batched / one at a time and each one-shot's time as a multiple of
+the FLOP bound. The cases are timed in turn within each of --worker-runs runs (medians), so that
+a change in the machine's load hits them alike.
 
 The bench is runtime code: it never imports latentplay.training, latentplay.export, Lightning,
 wandb or auraloss. The untrained bundles are written by a child process
@@ -68,7 +72,7 @@ def time_calls(call: Callable[[], object], runs: int, warmup: int = 3) -> list[f
     return samples
 
 
-def single_thread_gemm_gflops(repeats: int = 5) -> float:
+def single_thread_gemm_gflops(repeats: int = 20) -> float:
     """Best-of float32 GEMM rate on one thread (the FLOP bound's denominator)."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -157,6 +161,7 @@ WORKER_KEYS = 24
 WORKER_VARIATIONS = 8
 WORKER_DETAIL = 0.5
 WORKER_VARIATION = 0.5
+NEURAL_SEARCH = 0  # Throughput.batch of the Neural keys' row: a search per key, not a batch size
 
 
 @dataclass
@@ -190,13 +195,27 @@ def worker_throughput(path: Path, runs: int) -> list[Throughput]:
         return lambda: [engine.regenerate_batch(start, controls[i:i + size], HOST_RATE, WORKER_DETAIL,
                                                 varied[i:i + size]) for i in range(0, len(controls), size)]
 
+    root_controls = engine.own_controls(start.latent)
+    semitones = [key - WORKER_KEYS // 2 for key in range(WORKER_KEYS)]
+
+    def neural_keys() -> list[np.ndarray]:
+        """As the worker renders Neural keys: one root per control state, then each key's search."""
+        root = engine.root_shot(start, root_controls, WORKER_DETAIL)
+        shots = []
+        for interval in semitones:
+            key = engine.repitch(start, root_controls, interval, WORKER_DETAIL, root=root)
+            shots.append(_engine.resample(key["audio"], engine.sample_rate * key["speed"], HOST_RATE))
+        return shots
+
     unvaried = [(0.0, 0)] * WORKER_KEYS
-    cases = [("24 neural keys", keys, unvaried, 1), ("24 neural keys", keys, unvaried, WORKER_KEYS),
-             ("24 neural keys", keys, unvaried, 8),
+    cases = [("24 key decodes", keys, unvaried, 1), ("24 key decodes", keys, unvaried, WORKER_KEYS),
+             ("24 key decodes", keys, unvaried, 8),
              ("8 variations", [{}] * WORKER_VARIATIONS, variations, 1),
              ("8 variations", [{}] * WORKER_VARIATIONS, variations, WORKER_VARIATIONS)]
     calls = [one_at_a_time(controls, varied) if size == 1 else batched(controls, varied, size)
              for _, controls, varied, size in cases]
+    cases.append(("24 neural keys", keys, unvaried, NEURAL_SEARCH))
+    calls.append(neural_keys)
     samples: list[list[float]] = [[] for _ in cases]
     for call in calls:  # warm-up, each batch size included
         time_calls(call, runs=0, warmup=2)
@@ -215,11 +234,17 @@ def print_worker_throughput(rows: list[Throughput], bound_ms: float, single_ms: 
     print(f"  {'workload':16s} {'decoder calls':>13}  {'one-shots/s':>11}  {'ms each':>7}  {'× bound':>7}  "
           f"{'vs one at a time':>16}")
     for row in rows:
-        baseline = next(r for r in rows if r.workload == row.workload and r.batch == 1)
         count = WORKER_KEYS if row.workload.startswith("24") else WORKER_VARIATIONS
-        calls = f"{count} × 1" if row.batch == 1 else f"{-(-count // row.batch)} × {row.batch}"
+        if row.batch == NEURAL_SEARCH:
+            from latentplay._engine import PITCH_CANDIDATES
+
+            calls, versus = f"1 + {count} × {PITCH_CANDIDATES}", ""
+        else:
+            baseline = next(r for r in rows if r.workload == row.workload and r.batch == 1)
+            calls = f"{count} × 1" if row.batch == 1 else f"{-(-count // row.batch)} × {row.batch}"
+            versus = f"{row.per_second / baseline.per_second:15.2f}×"
         print(f"  {row.workload:16s} {calls:>13}  {row.per_second:11.1f}  {row.ms_per_one_shot:7.2f}  "
-              f"{row.ms_per_one_shot / bound_ms:7.2f}  {row.per_second / baseline.per_second:15.2f}×")
+              f"{row.ms_per_one_shot / bound_ms:7.2f}  {versus:>16}")
     if single_ms is not None:
         print(f"  single regeneration (C++ engine, 1 thread, above): {single_ms:.2f} ms = "
               f"{single_ms / bound_ms:.2f} × the FLOP bound")
@@ -232,15 +257,18 @@ def decoder_gmacs(path: Path) -> float:
 
 def run_bench(extra_bundles: list[Path], runs: int, threads: list[int], configs: list[str],
               worker_runs: int = 5) -> list[Timing]:
-    gflops = single_thread_gemm_gflops()
-    print(f"single-thread float32 GEMM ({GEMM_SIZE}²): {gflops:.1f} GFLOP/s")
     with tempfile.TemporaryDirectory(prefix="latentplay-bench-") as folder:
         bundles = [make_untrained_bundle(name, Path(folder)) for name in configs] + list(extra_bundles)
         timings = []
         for path in bundles:
+            # Measured right before the bundle's timings, not once for the run: this machine's speed
+            # drifts by a quarter within minutes (68 against 88 GFLOP/s in two runs of one hour),
+            # and a rate from a slow moment would flatter every ratio after it.
+            gflops = single_thread_gemm_gflops()
             gmacs = decoder_gmacs(path)
             bound_ms = 2 * gmacs / gflops * 1000
-            print(f"\n{path.name}: decoder {gmacs:.3f} GMAC per one-shot, FLOP bound {bound_ms:.1f} ms (1 thread)")
+            print(f"\n{path.name}: decoder {gmacs:.3f} GMAC per one-shot; single-thread float32 GEMM "
+                  f"({GEMM_SIZE}²) {gflops:.1f} GFLOP/s, so a FLOP bound of {bound_ms:.1f} ms (1 thread)")
             print(f"{'threads':>7}  {'implementation':20s} {'median ms':>9}  {'p10–p90 ms':>13}  "
                   f"{'× bound':>7}  {'vs eager':>8}")
             for count in threads:

@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "latentplay/engine.hpp"
 #include "latentplay/errors.hpp"
@@ -37,6 +38,15 @@ ControlTargets to_targets(const py::dict& controls) {
     }
   }
   return targets;
+}
+
+// What the plugin's worker makes once per control state for Neural keys (Regenerator::stateShot).
+RootShot root_shot(const Engine& engine, const AudioStart& start, const ControlTargets& targets, double detail,
+                   const Variation& variation) {
+  RootShot root;
+  root.audio = engine.regenerate(start, targets, 0.0, detail, variation);
+  root.features = measure_features(root.audio, engine.bundle().sample_rate);
+  return root;
 }
 
 py::dict to_dict(const Eigen::VectorXd& values) {
@@ -123,6 +133,12 @@ PYBIND11_MODULE(_engine, m) {
       .def_property_readonly("original", [](const AudioStart& s) { return to_array(std::vector<float>(s.original)); })
       .def_property_readonly("residual", [](const AudioStart& s) { return to_array(std::vector<float>(s.residual)); });
 
+  py::class_<RootShot>(m, "RootShot", "The root one-shot of Neural key tracking (Engine.root_shot).")
+      .def_property_readonly("audio", [](const RootShot& r) { return to_array(std::vector<float>(r.audio)); })
+      .def_property_readonly("frequency", [](const RootShot& r) { return r.features.frequency_hz; })
+      .def_property_readonly("release", [](const RootShot& r) { return r.features.release_ms; });
+
+  m.attr("PITCH_CANDIDATES") = kPitchCandidates;  // decodes per Neural key (pitch.hpp)
   m.def("check_bundle", [](const std::string& folder) { load_bundle(folder); },
         "Read and check a bundle folder (sidecar rules, files, hashes) without loading the model.");
   m.def(
@@ -298,32 +314,43 @@ PYBIND11_MODULE(_engine, m) {
                              "median distance from each sample's latent point to its nearest other's")
       .def("sample_start", [](const Engine& e, const py::object& sample) { return e.sample_start(sample_index_of(e, sample)); },
            py::arg("sample"), "A bundle sample as a starting point (its latent, original and residual).")
+      .def("root_shot",
+           [](const Engine& e, const AudioStart& start, const py::dict& controls, double detail, double variation,
+              std::uint64_t seed) {
+             const ControlTargets targets = to_targets(controls);
+             py::gil_scoped_release release;
+             return root_shot(e, start, targets, detail, Variation{variation, seed});
+           },
+           py::arg("start"), py::arg("controls"), py::arg("detail") = 0.0, py::arg("variation") = 0.0,
+           py::arg("seed") = 0,
+           "The root one-shot Neural keys are re-pitched from (pitch.hpp: made once per control state, as the "
+           "plugin's worker does), for repitch(root=...).")
       .def("repitch",
            [](const Engine& e, const AudioStart& start, const py::dict& controls, double semitones, double detail,
-              double variation, std::uint64_t seed) {
+              double variation, std::uint64_t seed, std::optional<RootShot> root) {
              const ControlTargets targets = to_targets(controls);
-             RootShot root;
+             const bool shared = root.has_value();
              Repitched repitched;
              {
                py::gil_scoped_release release;
-               root.audio = e.regenerate(start, targets, 0.0, detail, Variation{variation, seed});
-               root.features = measure_features(root.audio, e.bundle().sample_rate);
-               repitched = repitch(e, start, targets, root, semitones, detail, Variation{variation, seed});
+               if (!shared) root = root_shot(e, start, targets, detail, Variation{variation, seed});
+               repitched = repitch(e, start, targets, *root, semitones, detail, Variation{variation, seed});
              }
              py::dict out;
              out["audio"] = to_array(std::move(repitched.audio));
              out["speed"] = repitched.speed;
              out["frequency"] = repitched.measured.frequency_hz;
              out["release"] = repitched.measured.release_ms;
-             out["root_frequency"] = root.features.frequency_hz;
-             out["root_release"] = root.features.release_ms;
-             out["decodes"] = 1 + repitched.decodes;  // the root's too
+             out["root_frequency"] = root->features.frequency_hz;
+             out["root_release"] = root->features.release_ms;
+             out["decodes"] = repitched.decodes + (shared ? 0 : 1);  // the root's too when made here
              return out;
            },
            py::arg("start"), py::arg("controls"), py::arg("semitones"), py::arg("detail") = 0.0,
-           py::arg("variation") = 0.0, py::arg("seed") = 0,
+           py::arg("variation") = 0.0, py::arg("seed") = 0, py::arg("root") = py::none(),
            "Neural key tracking (pitch.hpp): the model-rate one-shot for `semitones` from the root at `controls` "
-           "(all five), the speed to play it at, and what was measured.")
+           "(all five), the speed to play it at, and what was measured. `root`: root_shot() of the same values, "
+           "shared by every key (made here when not given).")
       .def("dry", [](const Engine& e, const AudioStart& start, double rate) { return to_array(e.dry(start, rate)); },
            py::arg("start"), py::arg("rate") = 0.0)
       .def("regenerate",
