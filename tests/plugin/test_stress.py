@@ -38,10 +38,12 @@ def slowest_regeneration_ms(bundle: Path, runs: int = 8) -> float:
 
 
 def slowest_measurement_ms(bundle: Path, runs: int = 8) -> float:
-    """One feature measurement of a one-shot at the model rate, as neural key tracking makes them
-    (latentplay/pitch.hpp): the longest step of a key's search."""
+    """One feature measurement of the longest one-shot a neural key search measures
+    (latentplay/pitch.hpp): the root resampled to the search's reach down, and a semitone more.
+    The longest step of a key's search: a measurement's cost grows with the length."""
     engine = _engine.Engine(str(bundle))
-    one_shot = engine.regenerate(0, {}, 0)
+    slowest = 2.0 ** (-(_engine.PITCH_SEARCH_SEMITONES + 1) / 12)
+    one_shot = _engine.resample(engine.regenerate(0, {}, 0), engine.sample_rate * slowest, engine.sample_rate)
     times = []
     for _ in range(runs):
         started = time.perf_counter()

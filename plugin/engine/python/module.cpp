@@ -139,6 +139,7 @@ PYBIND11_MODULE(_engine, m) {
       .def_property_readonly("release", [](const RootShot& r) { return r.features.release_ms; });
 
   m.attr("PITCH_CANDIDATES") = kPitchCandidates;  // decodes per Neural key (pitch.hpp)
+  m.attr("PITCH_SEARCH_SEMITONES") = kPitchSearchSemitones;  // a Neural search's reach from the root
   m.def("check_bundle", [](const std::string& folder) { load_bundle(folder); },
         "Read and check a bundle folder (sidecar rules, files, hashes) without loading the model.");
   m.def(

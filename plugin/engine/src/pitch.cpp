@@ -17,27 +17,14 @@ double release_miss(double release, double wanted) {
   return std::abs(std::log(std::max(release, 1.0) / std::max(wanted, 1.0)));
 }
 
-}  // namespace
-
-Repitched repitch(const Engine& engine, const AudioStart& start, const ControlTargets& targets, const RootShot& root,
-                  double semitones, double detail, const Variation& variation,
-                  const std::function<bool()>& keep_going) {
+// The search proper, for an interval within the search's reach: `result` comes in as the root
+// resampled and leaves as the best of it and the candidates.
+void search(const Engine& engine, const AudioStart& start, const ControlTargets& targets, const RootShot& root,
+            double interval, double detail, const Variation& variation, const std::function<void()>& check,
+            Repitched& result) {
   const Bundle& bundle = engine.bundle();
   const double rate = bundle.sample_rate;
   const int frequency = kFrequencyControl;
-  if (!targets[frequency]) throw UsageError("repitch needs the root's frequency");
-  const double interval = std::pow(2.0, semitones / 12.0);
-
-  // Asked between every decode and measurement: a worker never holds back more urgent work for
-  // longer than one of them.
-  auto check = [&] {
-    if (keep_going && !keep_going()) throw Cancelled();
-  };
-  Repitched result;
-  result.audio = root.audio;
-  result.measured = root.features;
-  result.speed = interval;  // the root resampled: what Resample mode plays
-  if (semitones == 0.0) return result;
   const double wanted_frequency = root.features.frequency_hz * interval;
   const double wanted_release = root.features.release_ms;
   // Resampling never goes beyond what Resample mode would do, give or take a semitone.
@@ -73,6 +60,33 @@ Repitched repitch(const Engine& engine, const AudioStart& start, const ControlTa
       result.speed = speed;
     }
   }
+}
+
+}  // namespace
+
+Repitched repitch(const Engine& engine, const AudioStart& start, const ControlTargets& targets, const RootShot& root,
+                  double semitones, double detail, const Variation& variation,
+                  const std::function<bool()>& keep_going) {
+  if (!targets[kFrequencyControl]) throw UsageError("repitch needs the root's frequency");
+  const double searched = std::clamp(semitones, -kPitchSearchSemitones, kPitchSearchSemitones);
+  const double interval = std::pow(2.0, searched / 12.0);
+
+  // Asked between every decode and measurement: a worker never holds back more urgent work for
+  // longer than one of them.
+  const std::function<void()> check = [&] {
+    if (keep_going && !keep_going()) throw Cancelled();
+  };
+  Repitched result;
+  result.audio = root.audio;
+  result.measured = root.features;
+  result.speed = interval;  // the root resampled: what Resample mode plays
+  if (semitones == 0.0) return result;
+  search(engine, start, targets, root, interval, detail, variation, check, result);
+  const double beyond = std::pow(2.0, (semitones - searched) / 12.0);  // resampled the rest of the way
+  result.speed *= beyond;
+  result.measured.frequency_hz *= beyond;
+  result.measured.attack_ms /= beyond;
+  result.measured.release_ms /= beyond;
   return result;
 }
 

@@ -34,10 +34,17 @@ struct Repitched {
 constexpr int kPitchCandidates = 6;      // decodes per key
 constexpr double kLargestShare = 1.25;   // of the interval asked of the Frequency control (it often falls short)
 constexpr double kPitchTolerance = 0.5;  // semitones: a candidate that sounds further off is not taken
+// The search's reach: a key further from the root is searched at this distance and resampled the
+// rest of the way. A step's cost grows with the length it measures (a measurement of the root
+// resampled 2 octaves down takes 4x one of the root, 5 octaves down 32x: half a second), and a
+// worker in a search makes the root one-shot wait for one step; the Frequency control spans about
+// two octaves anyway.
+constexpr double kPitchSearchSemitones = 24.0;
 
 // `targets` holds the root's control values (all five set), `root` their one-shot; semitones
 // from the root note. The aims are root.features.frequency_hz × 2^(semitones/12) and
-// root.features.release_ms. `keep_going`, when given, is asked before every decode and
+// root.features.release_ms (within ±kPitchSearchSemitones; beyond, `speed` resamples the rest and
+// `measured` is scaled as resampling scales it, not measured). `keep_going`, when given, is asked before every decode and
 // measurement: false stops the search, and repitch throws Cancelled (a worker with more urgent
 // work waits for at most one of them).
 struct Cancelled : std::runtime_error {
