@@ -125,7 +125,7 @@ class LatentPlayModule(L.LightningModule):
 
     def _step(self, batch, stage: str) -> torch.Tensor:
         audio, features = batch
-        reconstruction, latent, predicted = self.model(audio)
+        reconstruction, latent, predicted = self.model(audio, self.noisy if stage == "train" else None)
         # Validation has no steering: its random moves would make the monitored figures random.
         steer = stage == "train" and self.train_config.loss.steering > 0
         steered = self.steered_decode(latent, predicted, features) if steer else None
@@ -140,6 +140,17 @@ class LatentPlayModule(L.LightningModule):
             self.log(MONITOR, self.loss.plain_mrstft(reconstruction, audio), on_step=False, on_epoch=True,
                      prog_bar=True, batch_size=batch_size, sync_dist=True)
         return terms.total
+
+    def noisy(self, latent: torch.Tensor) -> torch.Tensor:
+        """The latents plus Gaussian noise of `loss.latent_noise` × each dimension's batch spread:
+        the decoder learns to make the same one-shot from a neighbourhood of each point, so that
+        the points the controls move to decode to kicks too (a regulariser; not a VAE: nothing
+        pulls the latents towards a prior)."""
+        scale = self.train_config.loss.latent_noise
+        if scale <= 0:
+            return latent
+        spread = latent.detach().std(dim=0, correction=0, keepdim=True)
+        return latent + torch.randn_like(latent) * spread * scale
 
     def steered_decode(self, latent: torch.Tensor, predicted: torch.Tensor,
                        features: torch.Tensor) -> SteeredDecode:

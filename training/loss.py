@@ -48,6 +48,7 @@ class LossConfig:
     fft_sizes: list[int] = field(default_factory=lambda: list(STFT_SIZES))
     steering: float = 10.0  # γ: weight of the frequency-steering term (0 turns it off)
     steering_noise: float = 0.5  # orthogonal noise on moved latents, × each dimension's batch std
+    latent_noise: float = 0.0  # noise on the latents reconstructed from in training, × each dimension's batch std
 
 
 def envelope_weight(num_samples: int, sample_rate: int, gain: float, tau: float) -> torch.Tensor:

@@ -17,6 +17,7 @@ Pure torch, no training dependencies: training (latentplay.training), export and
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -145,10 +146,13 @@ class AutoEncoder(nn.Module):
         self.decoder = Decoder(config, length)
         self.feature_head = nn.Linear(self.latent_dim, NUM_FEATURES)
 
-    def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """audio (B, 1, length) -> (reconstruction, latent, predicted normalised features)."""
+    def forward(self, audio: torch.Tensor, perturb: Callable[[torch.Tensor], torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """audio (B, 1, length) -> (reconstruction, latent, predicted normalised features).
+        `perturb`, in training, changes the latents the decoder reconstructs from."""
         latent = self.encoder(audio)
-        return self.decoder(latent), latent, self.feature_head(latent)
+        decoded_from = perturb(latent) if perturb is not None else latent
+        return self.decoder(decoded_from), latent, self.feature_head(latent)
 
 
 def parameter_count(module: nn.Module) -> int:

@@ -244,3 +244,29 @@ def test_training_with_pitch_shift_augmentation_runs(kick_pack, tmp_path):
     summary = json.loads((run / "run.json").read_text())
     assert summary["epochs"] == 2 and (run / "checkpoints" / "last.ckpt").is_file()
     assert yaml.safe_load((run / "config.yaml").read_text())["data"]["pitch_shift_semitones"] == 12.0
+
+
+def test_latent_noise_perturbs_training_reconstructions_only():
+    """loss.latent_noise: in training the decoder reconstructs from the latents plus noise of that
+    many batch standard deviations per dimension; validation (what checkpoints and early stopping
+    watch) and a scale of 0 decode the clean latents."""
+    config = load_config("smoke").to_dict()
+    config["loss"]["latent_noise"] = 0.5
+    module = LatentPlayModule(config, feature_mean=[60.0, 3.0, 150.0], feature_std=[18.0, 2.0, 60.0])
+    torch.manual_seed(0)
+    latent = torch.randn(4096, module.model.latent_dim) * torch.linspace(0.5, 3.0, module.model.latent_dim)
+    noise = module.noisy(latent) - latent
+    torch.testing.assert_close(noise.std(dim=0), 0.5 * latent.std(dim=0, correction=0), rtol=0.08, atol=0)
+    assert abs(float(noise.mean())) < 0.05
+    decoded_from = []
+    module.model.decoder.register_forward_pre_hook(lambda _, inputs: decoded_from.append(inputs[0].clone()))
+    audio = torch.randn(3, 1, 6615)
+    with torch.no_grad():
+        module._step((audio, torch.zeros(3, 3)), "val")
+        module._step((audio, torch.zeros(3, 3)), "train")
+        clean = module.model.encoder(audio)
+    torch.testing.assert_close(decoded_from[0], clean)
+    assert float((decoded_from[1] - clean).abs().max()) > 1e-3
+    config["loss"]["latent_noise"] = 0.0
+    module = LatentPlayModule(config, feature_mean=[60.0, 3.0, 150.0], feature_std=[18.0, 2.0, 60.0])
+    assert module.noisy(latent) is latent
