@@ -205,24 +205,6 @@ juce::String Regenerator::lastError() const {
   return last_error_;
 }
 
-void Regenerator::blendDry(const Engine& engine, const AudioStart& start, const RenderKey& key,
-                           std::vector<float>& wet) {
-  if (key.mix >= 1.0f) return;
-  RenderKey dry_key = key;  // the dry side depends on the start only (and the bundle)
-  dry_key.controls = {};
-  dry_key.mix = dry_key.detail = dry_key.variation = 0.0f;
-  dry_key.variation_seed = 0;
-  dry_key.rate = 0.0;
-  dry_key.note = -1;
-  dry_key.pitch_mode = PitchMode::off;
-  dry_key.root_note = 0;
-  if (dry_key != dry_key_) {
-    dry_ = engine.dry(start, 0.0);
-    dry_key_ = dry_key;
-  }
-  for (size_t i = 0; i < wet.size() && i < dry_.size(); ++i) wet[i] = key.mix * wet[i] + (1.0f - key.mix) * dry_[i];
-}
-
 namespace {
 
 // What a control state's one-shot depends on: the key without its note's pitch and its rate.
@@ -236,6 +218,20 @@ RenderKey stateKeyOf(const RenderKey& key) {
 }
 
 }  // namespace
+
+void Regenerator::blendDry(const Engine& engine, const AudioStart& start, const RenderKey& key,
+                           std::vector<float>& wet) {
+  if (key.mix >= 1.0f) return;
+  RenderKey dry_key = stateKeyOf(key);  // the dry side depends on the start only (and the bundle)
+  dry_key.controls = {};
+  dry_key.mix = dry_key.detail = dry_key.variation = 0.0f;
+  dry_key.variation_seed = 0;
+  if (dry_key != dry_key_) {
+    dry_ = engine.dry(start, 0.0);
+    dry_key_ = dry_key;
+  }
+  for (size_t i = 0; i < wet.size() && i < dry_.size(); ++i) wet[i] = key.mix * wet[i] + (1.0f - key.mix) * dry_[i];
+}
 
 const RootShot& Regenerator::stateShot(const Engine& engine, const AudioStart& start, const RenderKey& key,
                                        const ControlTargets& targets, bool measured) {
