@@ -107,6 +107,12 @@ def split_indices(count: int, val_split: float, seed: int) -> tuple[list[int], l
     return sorted(order[val_count:]), sorted(order[:val_count])
 
 
+def spread_noise(latent: torch.Tensor, scale: float) -> torch.Tensor:
+    """Gaussian noise of `scale` × each latent dimension's spread over the batch (detached: the
+    noise is a perturbation, not something to train the encoder through)."""
+    return torch.randn_like(latent) * latent.detach().std(dim=0, correction=0, keepdim=True) * scale
+
+
 class LatentPlayModule(L.LightningModule):
     """The autoencoder and its loss. Hyper-parameters (the whole config and the feature
     normalisation) are saved in every checkpoint, so a checkpoint alone rebuilds the model."""
@@ -147,10 +153,7 @@ class LatentPlayModule(L.LightningModule):
         the points the controls move to decode to kicks too (a regulariser; not a VAE: nothing
         pulls the latents towards a prior)."""
         scale = self.train_config.loss.latent_noise
-        if scale <= 0:
-            return latent
-        spread = latent.detach().std(dim=0, correction=0, keepdim=True)
-        return latent + torch.randn_like(latent) * spread * scale
+        return latent + spread_noise(latent, scale) if scale > 0 else latent
 
     def steered_decode(self, latent: torch.Tensor, predicted: torch.Tensor,
                        features: torch.Tensor) -> SteeredDecode:
@@ -170,8 +173,7 @@ class LatentPlayModule(L.LightningModule):
         direction_norm2 = direction.dot(direction).clamp_min(1e-8)
         wanted = features[torch.randperm(len(features), device=features.device), 0]
         shift = wanted - predicted[:, 0]
-        spread = latent.std(dim=0, correction=0, keepdim=True) * self.train_config.loss.steering_noise
-        noise = torch.randn_like(latent) * spread
+        noise = spread_noise(latent, self.train_config.loss.steering_noise)
         noise = noise - torch.outer(noise @ direction, direction) / direction_norm2
         return latent + noise + torch.outer(shift, direction) / direction_norm2, shift
 

@@ -43,10 +43,10 @@ constexpr double kPitchSearchSemitones = 24.0;
 
 // `targets` holds the root's control values (all five set), `root` their one-shot; semitones
 // from the root note. The aims are root.features.frequency_hz × 2^(semitones/12) and
-// root.features.release_ms (within ±kPitchSearchSemitones; beyond, `speed` resamples the rest and
-// `measured` is scaled as resampling scales it, not measured). `keep_going`, when given, is asked before every decode and
-// measurement: false stops the search, and repitch throws Cancelled (a worker with more urgent
-// work waits for at most one of them).
+// root.features.release_ms (within ±kPitchSearchSemitones; beyond, `speed` resamples the rest
+// and `measured` is scaled as resampling scales it, not measured). `keep_going`, when given, is
+// asked before every decode and measurement: false stops the search, and repitch throws
+// Cancelled (a worker with more urgent work waits for at most one of them).
 struct Cancelled : std::runtime_error {
   Cancelled() : std::runtime_error("cancelled") {}
 };
