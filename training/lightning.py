@@ -139,7 +139,7 @@ class LatentPlayModule(L.LightningModule):
         batch_size = audio.shape[0]
         self.log(f"{stage}/loss", terms.total, on_step=False, on_epoch=True, prog_bar=True,
                  batch_size=batch_size, sync_dist=True)
-        for name in ("stft", "time_mse", "feature_mse", "steering"):
+        for name in ("stft", "time_mse", "feature_mse", "steering", "click"):
             self.log(f"{stage}/{name}", getattr(terms, name), on_step=False, on_epoch=True,
                      batch_size=batch_size, sync_dist=True)
         if stage == "val":  # the plain MR-STFT that eval reports: what checkpoints and early stopping watch

@@ -107,11 +107,20 @@ def _energy_db(signals: np.ndarray) -> np.ndarray:
     return 10.0 * np.log10(np.sum(np.asarray(signals, np.float64) ** 2, axis=-1) + ENERGY_FLOOR)
 
 
+def click_highpass(sample_rate: int) -> np.ndarray:
+    """The click measure's filter (second-order sections)."""
+    return butter(4, CLICK_CUTOFF_HZ, "highpass", fs=sample_rate, output="sos")
+
+
+def click_window(sample_rate: int) -> int:
+    """The click measure's window: the first CLICK_WINDOW_MS, in samples."""
+    return int(round(CLICK_WINDOW_MS / 1000.0 * sample_rate))
+
+
 def click_energy_db(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Energy (dB) of the first CLICK_WINDOW_MS above CLICK_CUTOFF_HZ; audio (..., length)."""
-    sos = butter(4, CLICK_CUTOFF_HZ, "highpass", fs=sample_rate, output="sos")
-    window = int(round(CLICK_WINDOW_MS / 1000.0 * sample_rate))
-    return _energy_db(sosfilt(sos, audio, axis=-1)[..., :window])
+    window = click_window(sample_rate)
+    return _energy_db(sosfilt(click_highpass(sample_rate), audio, axis=-1)[..., :window])
 
 
 def sub_energy_db(audio: np.ndarray, sample_rate: int) -> np.ndarray:

@@ -12,8 +12,9 @@ import torch
 from latentplay.audio import PrepConfig, prepare_one_shot
 from latentplay.features import measure_features
 from latentplay.synth import STYLES, SYNTH_SAMPLE_RATE, render_kick, sample_params
-from latentplay.training.loss import (FrequencyEstimator, LatentPlayLoss, LossConfig, SteeredDecode,
-                                      envelope_weight)
+from latentplay.quality import click_energy_db
+from latentplay.training.loss import (ClickEnergy, FrequencyEstimator, LatentPlayLoss, LossConfig,
+                                      SteeredDecode, envelope_weight)
 
 RATE = 22050
 LENGTH = 6615
@@ -50,9 +51,9 @@ def test_without_gain_errors_weigh_the_same_everywhere():
     assert loss_of(0, gain=0.0) == pytest.approx(loss_of(5000, gain=0.0), rel=1e-6)
 
 
-def test_total_combines_the_four_weighted_terms():
+def test_total_combines_the_five_weighted_terms():
     torch.manual_seed(0)
-    config = LossConfig(alpha=100.0, gain=5.0, tau=0.1, beta=50.0, steering=30.0)
+    config = LossConfig(alpha=100.0, gain=5.0, tau=0.1, beta=50.0, steering=30.0, click=0.5)
     loss = LatentPlayLoss(config, LENGTH, RATE)
     target, reconstruction = torch.randn(2, 1, LENGTH), torch.randn(2, 1, LENGTH)
     predicted, features = torch.randn(2, 3), torch.randn(2, 3)
@@ -63,8 +64,13 @@ def test_total_combines_the_four_weighted_terms():
     assert float(terms.time_mse) == pytest.approx(float(expected_mse), rel=1e-5)
     assert float(terms.feature_mse) == pytest.approx(float(torch.mean((predicted - features) ** 2)), rel=1e-6)
     assert float(terms.total) == pytest.approx(
-        float(terms.stft + 100 * terms.time_mse + 50 * terms.feature_mse + 30 * terms.steering), rel=1e-5)
+        float(terms.stft + 100 * terms.time_mse + 50 * terms.feature_mse + 30 * terms.steering
+              + 0.5 * terms.click), rel=1e-5)
     assert float(terms.steering) > 0
+    click = ClickEnergy(RATE)
+    assert float(terms.click) == pytest.approx(
+        float(torch.mean(torch.abs(click(reconstruction) - click(target)))), rel=1e-6)
+    assert float(terms.click) > 0
 
 
 def stft_loss_of_burst(error_start: int, gain: float) -> float:
@@ -99,6 +105,31 @@ def test_soft_frequency_matches_the_measured_feature_on_kicks():
     estimated = FrequencyEstimator(LENGTH, RATE)(torch.from_numpy(kicks).float()).numpy()
     assert np.ptp(measured) > 30  # the kicks span a real range of pitches
     np.testing.assert_allclose(estimated, measured, rtol=0.01)
+
+
+def test_click_term_measures_what_eval_reports():
+    """ClickEnergy (differentiable) is quality.click_energy_db, on kicks and dulled kicks alike."""
+    kicks = prepared_kicks(12)
+    t = np.arange(LENGTH) / RATE
+    for smoothing in (2, 4, 8, 16):  # moving averages over the attack: duller and duller
+        head = np.stack([np.convolve(k, np.ones(smoothing) / smoothing, mode="same") for k in kicks])
+        fade = np.clip(t / 0.02, 0.0, 1.0)  # the rest of the one-shot unchanged
+        dulled = head * (1 - fade) + kicks * fade
+        assert np.median(click_energy_db(dulled, RATE) - click_energy_db(kicks, RATE)) < -1.0  # duller
+        for audio in (kicks, dulled):
+            term_db = 10 / math.log(10) * ClickEnergy(RATE)(torch.from_numpy(audio).float().unsqueeze(1))
+            # within 0.05 dB: float32, and the term's energy floor (1e-6, against eval's 1e-12)
+            np.testing.assert_allclose(term_db.numpy(), click_energy_db(audio, RATE), atol=0.05)
+
+
+def test_click_term_off_by_default_and_its_gradient_restores_the_attack():
+    kick = torch.from_numpy(prepared_kicks(1)).float().unsqueeze(1)
+    assert float(LatentPlayLoss(LossConfig(), LENGTH, RATE)(kick * 0.5, kick, torch.zeros(1, 3),
+                                                            torch.zeros(1, 3)).click) == 0.0
+    loss = LatentPlayLoss(LossConfig(click=1.0), LENGTH, RATE)
+    gain = torch.tensor(0.5, requires_grad=True)  # a reconstruction whose attack is 6 dB quiet
+    loss(kick * gain, kick, torch.zeros(1, 3), torch.zeros(1, 3)).click.backward()
+    assert gain.grad < 0  # descending the loss makes it louder
 
 
 def decaying_sine(frequency_hz: float) -> torch.Tensor:
