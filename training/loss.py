@@ -112,7 +112,8 @@ class ClickEnergy(nn.Module):
         impulse[0] = 1.0
         response = sosfilt(click_highpass(sample_rate), impulse)
         # conv1d correlates: the flipped response convolves
-        self.register_buffer("response", torch.tensor(response[::-1].copy(), dtype=torch.float32).view(1, 1, -1))
+        self.register_buffer("response", torch.tensor(response[::-1].copy(), dtype=torch.float32).view(1, 1, -1),
+                             persistent=False)  # derived, not learned: checkpoints from before the term still load
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         head = F.pad(audio.float()[..., :self.window], (self.window - 1, 0))  # silence before the onset

@@ -159,3 +159,9 @@ def test_steering_gradient_pulls_the_pitch_towards_the_request():
     steered = SteeredDecode(audio, torch.tensor([10.0]), 20.0)
     loss.steering_error(steered, decaying_sine(60.0)).backward()
     assert frequency.grad < 0  # descending the loss raises the pitch
+
+
+def test_click_filter_is_not_checkpointed():
+    """The click term's filter is derived from the sample rate, not learned: keeping it out of the
+    state dict lets checkpoints written before the term load (export loads them strictly)."""
+    assert not any("click" in key for key in LatentPlayLoss(LossConfig(click=1.0), LENGTH, RATE).state_dict())
