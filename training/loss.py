@@ -24,9 +24,9 @@ already steer (ρ ≈ 0.7) and have no equally exact differentiable measurement.
 
 C, the click term (λ = `loss.click`, 0 in every config: a probe, docs/training.md), is the mean
 absolute difference of the natural log of the click energy (`ClickEnergy`: the first 10 ms
-above 1 kHz, exactly eval's click measure) between x̂ and x. It
-asks only for the attack's high-frequency energy, not its waveform: e(t) asks for the waveform,
-and stressing it harder (K 20) bought the click at the cost of everything else.
+above 1 kHz, exactly eval's click measure) between x̂ and x. It asks only for the attack's
+high-frequency energy, not its waveform: e(t) asks for the waveform, and stressing it harder
+(K 20) bought the click at the cost of everything else.
 """
 
 from __future__ import annotations
